@@ -29,6 +29,7 @@ const (
 	CodeInvalidToken        = "invalid_or_expired_token"
 	CodeNotEmpty            = "not_empty"
 	CodeNotCancellable      = "not_cancellable"
+	CodeOrgRestricted       = "organisation_restricted"
 	CodeUnavailable         = "unavailable"
 	CodeInternal            = "internal_error"
 )
