@@ -8,9 +8,8 @@ DATA_DIR ?= $(HOME)/.local/share/sirocco
 # PKG narrows make test, e.g. make test PKG=./internal/store/...
 PKG ?= ./...
 
-# Debian packages siroccod, its local host and the tests need.
-DEB_PACKAGES := postgresql qemu-system-x86 qemu-utils ca-certificates iproute2 \
-	nftables busybox-static linux-image-cloud-amd64
+# Debian packages siroccod and the tests need.
+DEB_PACKAGES := postgresql ca-certificates
 
 .PHONY: deps build run test bench clean
 
@@ -40,7 +39,7 @@ build:
 	$(GO) build -o bin/sirocco ./cmd/sirocco
 
 run: deps build
-	bin/siroccod serve --data-dir "$(DATA_DIR)" --local-host --seed-demo
+	bin/siroccod serve --data-dir "$(DATA_DIR)" --seed-demo
 
 test: deps
 	scripts/test.sh $(PKG)

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sirocco-cloud/sirocco/internal/certs"
+	"github.com/sirocco-cloud/sirocco/internal/loop"
+	"github.com/sirocco-cloud/sirocco/internal/mail"
+	"github.com/sirocco-cloud/sirocco/internal/operation"
+	"github.com/sirocco-cloud/sirocco/internal/seed"
+	"github.com/sirocco-cloud/sirocco/internal/server"
+	"github.com/sirocco-cloud/sirocco/internal/store"
+)
+
+func newLogger(c *serveConfig) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func serve(ctx context.Context, c *serveConfig) error {
+	log := newLogger(c)
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dsn := c.DB
+	if dsn == "" {
+		dsn = filepath.Join(c.DataDir, "sirocco.db")
+	}
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store open", "engine", st.Dialect())
+
+	holder := c.Holder
+	if holder == "" {
+		h, _ := os.Hostname()
+		holder = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+
+	if c.SeedDemo {
+		if err := seed.Demo(ctx, st); err != nil {
+			return fmt.Errorf("seed demo provider: %w", err)
+		}
+	}
+	adminPassword, created, err := seed.Admin(ctx, st, c.AdminEmail)
+	if err != nil {
+		return fmt.Errorf("first provider admin: %w", err)
+	}
+	pwFile := filepath.Join(c.DataDir, "initial-admin-password")
+	if created {
+		if err := os.WriteFile(pwFile, []byte(adminPassword+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write initial admin password: %w", err)
+		}
+		log.Info("created the first provider admin", "email", c.AdminEmail, "password_file", pwFile)
+	}
+
+	var mailer server.Mailer = mail.NewLogSender(log.With("component", "mail"))
+	if c.SMTPAddr != "" {
+		from := c.SMTPFrom
+		if from == "" {
+			from = "noreply@" + hostOf(c.publicURL())
+		}
+		cfg := mail.SMTPConfig{Addr: c.SMTPAddr, From: from, Username: c.SMTPUser}
+		if c.SMTPPassFile != "" {
+			b, err := os.ReadFile(c.SMTPPassFile)
+			if err != nil {
+				return fmt.Errorf("smtp password: %w", err)
+			}
+			cfg.Password = strings.TrimSpace(string(b))
+		}
+		m, err := mail.NewSMTPSender(cfg)
+		if err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+		mailer = m
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ops := operation.New(st, log.With("component", "operations"), operation.Options{Holder: holder})
+	srv := server.New(server.Config{
+		BaseURL:       c.publicURL(),
+		RateLimit:     c.RateLimit,
+		RateBurst:     c.RateBurst,
+		SecureCookies: !c.InsecureHTTP,
+	}, st, mailer, ops, log.With("component", "api"), reg)
+	loops := loop.New(st, log.With("component", "loops"), loop.Options{Holder: holder, LeaseTTL: c.LeaseTTL, Registry: reg},
+		loop.Loop{Name: "janitor", Every: time.Minute, Singleton: true, Run: func(ctx context.Context) error {
+			return st.Tx(ctx, func(tx *store.Tx) error {
+				now := time.Now()
+				_, err := tx.DeleteExpired(ctx, now, now.Add(-24*time.Hour))
+				return err
+			})
+		}},
+	)
+
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fingerprint := ""
+	if !c.InsecureHTTP {
+		var cert tls.Certificate
+		if c.TLSCert != "" {
+			cert, fingerprint, err = certs.Load(c.TLSCert, c.TLSKey)
+		} else {
+			cert, fingerprint, err = certs.LoadOrCreate(filepath.Join(c.DataDir, "tls"), []string{hostOf(c.publicURL())})
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { ops.Run(runCtx) })
+	wg.Go(func() { loops.Run(runCtx) })
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	log.Info("siroccod serving", "url", c.publicURL(), "listen", ln.Addr().String(), "replica", holder, "tls_fingerprint", fingerprint)
+	printBanner(c, fingerprint, pwFile)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down")
+	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = hs.Shutdown(shutCtx)
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+func printBanner(c *serveConfig, fingerprint, pwFile string) {
+	url := c.publicURL()
+	fmt.Fprintf(os.Stdout, "\nSirocco is running.\n  API:      %s/api/v1  (reference: %s/api/v1/docs)\n", url, url)
+	if fingerprint != "" {
+		fmt.Fprintf(os.Stdout, "  TLS:      self-signed unless --tls-cert; fingerprint %s\n", fingerprint)
+	}
+	if pw, err := os.ReadFile(pwFile); err == nil {
+		fmt.Fprintf(os.Stdout, "  Admin:    %s / %s  (from %s)\n", c.AdminEmail, strings.TrimSpace(string(pw)), pwFile)
+	}
+	login := "sirocco login " + url + " --email " + c.AdminEmail
+	if fingerprint != "" {
+		login += " --fingerprint " + fingerprint
+	}
+	fmt.Fprintf(os.Stdout, "  CLI:      %s\n\n", login)
+}
+
+func hostOf(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+	if h, _, err := net.SplitHostPort(u); err == nil {
+		return h
+	}
+	return strings.TrimRight(u, "/")
+}
