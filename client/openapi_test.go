@@ -1,0 +1,274 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/client"
+)
+
+// sdk maps every operation of the API to the SDK call that implements it.
+// TestSDKCoversOpenAPI fails when the served document has an operation not in
+// this table (a new endpoint without an SDK method), when an entry names an
+// operation the server no longer serves, and when a call sends a method or
+// path other than the document's.
+var sdk = map[string]func(context.Context, *client.Client) error{
+	// Provider and catalog.
+	"get-provider": func(ctx context.Context, c *client.Client) error { _, err := c.GetProvider(ctx); return err },
+	"update-provider": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateProvider(ctx, api.ProviderUpdate{})
+		return err
+	},
+	"list-regions": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListRegions(ctx, client.ListOptions{})
+		return err
+	},
+	"get-region": func(ctx context.Context, c *client.Client) error { _, err := c.GetRegion(ctx, "r1"); return err },
+	"create-region": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateRegion(ctx, api.RegionCreate{})
+		return err
+	},
+	"update-region": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateRegion(ctx, "r1", api.RegionUpdate{})
+		return err
+	},
+	"delete-region": func(ctx context.Context, c *client.Client) error { return c.DeleteRegion(ctx, "r1") },
+	"list-zones": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListZones(ctx, client.ZoneListOptions{})
+		return err
+	},
+	"get-zone": func(ctx context.Context, c *client.Client) error { _, err := c.GetZone(ctx, "z1"); return err },
+	"create-zone": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateZone(ctx, api.ZoneCreate{})
+		return err
+	},
+	"update-zone": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateZone(ctx, "z1", api.ZoneUpdate{})
+		return err
+	},
+	"delete-zone": func(ctx context.Context, c *client.Client) error { return c.DeleteZone(ctx, "z1") },
+	"list-hosts": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListHosts(ctx, client.HostListOptions{})
+		return err
+	},
+	"get-host": func(ctx context.Context, c *client.Client) error { _, err := c.GetHost(ctx, "h1"); return err },
+	"create-host": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateHost(ctx, api.HostCreate{})
+		return err
+	},
+	"update-host": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateHost(ctx, "h1", api.HostUpdate{})
+		return err
+	},
+	"delete-host": func(ctx context.Context, c *client.Client) error { return c.DeleteHost(ctx, "h1") },
+	"list-sizes": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListSizes(ctx, client.SizeListOptions{})
+		return err
+	},
+	"get-size": func(ctx context.Context, c *client.Client) error { _, err := c.GetSize(ctx, "s1"); return err },
+	"create-size": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateSize(ctx, api.SizeCreate{})
+		return err
+	},
+	"update-size": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateSize(ctx, "s1", api.SizeUpdate{})
+		return err
+	},
+	"delete-size": func(ctx context.Context, c *client.Client) error { return c.DeleteSize(ctx, "s1") },
+
+	// Identity.
+	"signup":              func(ctx context.Context, c *client.Client) error { _, err := c.Signup(ctx, api.Signup{}); return err },
+	"verify-email":        func(ctx context.Context, c *client.Client) error { _, err := c.VerifyEmail(ctx, "t"); return err },
+	"resend-verification": func(ctx context.Context, c *client.Client) error { return c.ResendVerification(ctx) },
+	"login":               func(ctx context.Context, c *client.Client) error { _, _, err := c.Login(ctx, "e", "p"); return err },
+	"logout":              func(ctx context.Context, c *client.Client) error { return c.Logout(ctx) },
+	"get-me":              func(ctx context.Context, c *client.Client) error { _, err := c.Me(ctx); return err },
+	"request-password-reset": func(ctx context.Context, c *client.Client) error {
+		return c.PasswordReset(ctx, "e")
+	},
+	"reset-password": func(ctx context.Context, c *client.Client) error { return c.PasswordResetConfirm(ctx, "t", "p") },
+	"list-users": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListUsers(ctx, client.UserListOptions{})
+		return err
+	},
+	"get-user":    func(ctx context.Context, c *client.Client) error { _, err := c.GetUser(ctx, "u1"); return err },
+	"delete-user": func(ctx context.Context, c *client.Client) error { return c.DeleteUser(ctx, "u1") },
+	"list-role-bindings": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListRoleBindings(ctx, client.ListOptions{})
+		return err
+	},
+	"put-role-binding": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateRoleBinding(ctx, api.RoleBindingCreate{})
+		return err
+	},
+	"delete-role-binding": func(ctx context.Context, c *client.Client) error { return c.DeleteRoleBinding(ctx, "b1") },
+	"create-token": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateToken(ctx, api.TokenCreate{})
+		return err
+	},
+	"list-tokens": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListTokens(ctx, client.ListOptions{})
+		return err
+	},
+	"get-token":    func(ctx context.Context, c *client.Client) error { _, err := c.GetToken(ctx, "t1"); return err },
+	"revoke-token": func(ctx context.Context, c *client.Client) error { return c.RevokeToken(ctx, "t1") },
+	"list-org-tokens": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListOrgTokens(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"revoke-org-token": func(ctx context.Context, c *client.Client) error { return c.RevokeOrgToken(ctx, "o1", "t1") },
+
+	// Organisations.
+	"list-orgs": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListOrgs(ctx, client.ListOptions{})
+		return err
+	},
+	"create-org": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateOrg(ctx, api.OrganisationCreate{})
+		return err
+	},
+	"get-org": func(ctx context.Context, c *client.Client) error { _, err := c.GetOrg(ctx, "o1"); return err },
+	"update-org": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateOrg(ctx, "o1", api.OrganisationUpdate{})
+		return err
+	},
+	"close-org": func(ctx context.Context, c *client.Client) error { _, err := c.CloseOrg(ctx, "o1"); return err },
+	"list-members": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListMembers(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"put-member": func(ctx context.Context, c *client.Client) error {
+		_, err := c.AddMember(ctx, "o1", api.RoleBindingCreate{})
+		return err
+	},
+	"remove-member": func(ctx context.Context, c *client.Client) error { return c.RemoveMember(ctx, "o1", "u1") },
+	"create-invitation": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateInvitation(ctx, "o1", api.InvitationCreate{})
+		return err
+	},
+	"list-invitations": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListInvitations(ctx, "o1", client.InvitationListOptions{})
+		return err
+	},
+	"revoke-invitation": func(ctx context.Context, c *client.Client) error { return c.RevokeInvitation(ctx, "o1", "i1") },
+	"accept-invitation": func(ctx context.Context, c *client.Client) error {
+		_, err := c.AcceptInvitation(ctx, api.InvitationAccept{})
+		return err
+	},
+
+	// VDCs.
+	"list-vdcs": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListVDCs(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"create-vdc": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateVDC(ctx, "o1", api.VDCCreate{})
+		return err
+	},
+	"get-vdc": func(ctx context.Context, c *client.Client) error { _, err := c.GetVDC(ctx, "o1", "v1"); return err },
+	"update-vdc": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateVDC(ctx, "o1", "v1", api.VDCUpdate{})
+		return err
+	},
+	"delete-vdc": func(ctx context.Context, c *client.Client) error { _, err := c.DeleteVDC(ctx, "o1", "v1"); return err },
+
+	// Operations and audit.
+	"list-operations": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListOperations(ctx, client.OperationListOptions{})
+		return err
+	},
+	"get-operation": func(ctx context.Context, c *client.Client) error { _, err := c.GetOperation(ctx, "op1"); return err },
+	"wait-operation": func(ctx context.Context, c *client.Client) error {
+		_, err := c.PollOperation(ctx, "op1", time.Second)
+		return err
+	},
+	"cancel-operation": func(ctx context.Context, c *client.Client) error { _, err := c.CancelOperation(ctx, "op1"); return err },
+	"list-audit-events": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListAuditEvents(ctx, client.AuditListOptions{})
+		return err
+	},
+	"list-org-audit-events": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListOrgAuditEvents(ctx, "o1", client.AuditListOptions{})
+		return err
+	},
+}
+
+// recorder is a transport that notes the request and answers 404.
+type recorder struct{ method, path string }
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.method, r.path = req.Method, req.URL.EscapedPath()
+	return &http.Response{
+		StatusCode: http.StatusNotFound,
+		Header:     http.Header{"Content-Type": {"application/problem+json"}},
+		Body:       io.NopCloser(strings.NewReader(`{"status":404,"code":"not_found"}`)),
+		Request:    req,
+	}, nil
+}
+
+// template matches a concrete path against an OpenAPI path template.
+func template(p string) *regexp.Regexp {
+	return regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`) + "$")
+}
+
+func TestSDKCoversOpenAPI(t *testing.T) {
+	e := newEnv(t, false)
+	res, err := http.Get(e.url + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatalf("decode openapi.json: %v", err)
+	}
+
+	rec := &recorder{}
+	c, err := client.New("http://sdk.test", client.WithHTTPClient(&http.Client{Transport: rec}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for p, methods := range doc.Paths {
+		for m, raw := range methods {
+			method := strings.ToUpper(m)
+			if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, method) {
+				continue
+			}
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, p, err)
+			}
+			served[op.OperationID] = true
+			call, ok := sdk[op.OperationID]
+			if !ok {
+				t.Errorf("%s %s (operationId %s) has no SDK method: add one to client/ and to the sdk table", method, p, op.OperationID)
+				continue
+			}
+			*rec = recorder{}
+			if err := call(t.Context(), c); err == nil {
+				t.Errorf("%s: the recorder answers 404, but the call reported no error", op.OperationID)
+			}
+			if rec.method != method || !template(p).MatchString(rec.path) {
+				t.Errorf("%s: SDK sent %s %s, the API serves %s %s", op.OperationID, rec.method, rec.path, method, p)
+			}
+		}
+	}
+	for id := range sdk {
+		if !served[id] {
+			t.Errorf("the sdk table has %s, which the server's OpenAPI document does not have", id)
+		}
+	}
+}

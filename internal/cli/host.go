@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/client"
+)
+
+var hostCols = []col[api.Host]{
+	{"NAME", func(h *api.Host) string { return h.Name }},
+	{"ZONE", func(h *api.Host) string { return h.Zone }},
+	{"STATE", func(h *api.Host) string { return h.State }},
+	{"VCPU", func(h *api.Host) string { return itoa(h.Capacity.VCPU) }},
+	{"MEMORY MIB", func(h *api.Host) string { return itoa(h.Capacity.MemoryMiB) }},
+	{"DISK GIB", func(h *api.Host) string { return itoa(h.Capacity.DiskGiB) }},
+	{"OVERCOMMIT", func(h *api.Host) string {
+		return "cpu " + strconv.FormatFloat(h.Overcommit.CPU, 'g', -1, 64) + ", mem " + strconv.FormatFloat(h.Overcommit.Memory, 'g', -1, 64)
+	}},
+	{"ACCEL", func(h *api.Host) string { return h.Acceleration }},
+	{"HEARTBEAT", func(h *api.Host) string { return ageOf(h.LastHeartbeat) }},
+}
+
+func (a *app) hostCmd() *cobra.Command {
+	cmd := group(&cobra.Command{Use: "host", Aliases: []string{"hosts"}, Short: "Manage hypervisor hosts (provider roles)"})
+
+	var zone, state string
+	list := &cobra.Command{Use: "list", Short: "List hosts", Args: args()}
+	lf := addListFlags(list)
+	list.Flags().StringVar(&zone, "zone", "", "only hosts in this zone")
+	list.Flags().StringVar(&state, "state", "", "only hosts in this state: pending, ready, draining or down")
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, _, err := a.authed()
+		if err != nil {
+			return err
+		}
+		l, err := fetch(cmd.Context(), lf, func(ctx context.Context, o client.ListOptions) (*api.List[api.Host], error) {
+			return c.ListHosts(ctx, client.HostListOptions{ListOptions: o, Zone: zone, State: state})
+		})
+		if err != nil {
+			return err
+		}
+		return showList(a, l, hostCols)
+	}
+	cmd.AddCommand(list)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a host",
+		Args:  args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			h, err := c.GetHost(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return show(a, h, hostCols)
+		},
+	})
+
+	var in api.HostCreate
+	var oc api.Overcommit
+	var createLabels []string
+	create := &cobra.Command{
+		Use:   "create NAME --zone ZONE",
+		Short: "Register a host ahead of its agent joining (provider-admin)",
+		Long: "Register a host. Its capacity is what the agent reports when it joins; give it here to plan\n" +
+			"before then. Overcommit ratios default to the server's.",
+		Example: "  sirocco host create kvm1 --zone au-syd-1a --vcpu 64 --memory-mib 262144 --disk-gib 4000 --cpu-overcommit 4",
+		Args:    args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if in.Zone == "" {
+				return usagef("--zone is required")
+			}
+			l, err := parseLabels(createLabels)
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if f.Changed("cpu-overcommit") || f.Changed("memory-overcommit") {
+				o := oc
+				in.Overcommit = &o
+			}
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			in.Name, in.Labels = args[0], l
+			h, err := c.CreateHost(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			return show(a, h, hostCols)
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&in.Zone, "zone", "", "zone the host is in (required)")
+	f.IntVar(&in.Capacity.VCPU, "vcpu", 0, "physical vCPUs")
+	f.Int64Var(&in.Capacity.MemoryMiB, "memory-mib", 0, "memory in MiB")
+	f.Int64Var(&in.Capacity.DiskGiB, "disk-gib", 0, "disk in GiB")
+	f.Float64Var(&oc.CPU, "cpu-overcommit", 4, "virtual vCPUs per physical vCPU")
+	f.Float64Var(&oc.Memory, "memory-overcommit", 1, "virtual MiB per physical MiB")
+	f.StringArrayVar(&createLabels, "label", nil, "label key=value (repeatable)")
+	cmd.AddCommand(create)
+
+	setState := func(use, state, short, done string) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " NAME",
+			Short: short,
+			Args:  args("NAME"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, _, err := a.authed()
+				if err != nil {
+					return err
+				}
+				h, err := c.UpdateHost(cmd.Context(), args[0], api.HostUpdate{State: &state})
+				if err != nil {
+					return err
+				}
+				if ok, err := a.encoded(h); ok {
+					return err
+				}
+				a.done("Host %s %s.", h.Name, done)
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(
+		setState("drain", api.HostDraining, "Stop placing new VMs on a host (provider-admin)", "is draining: no new VMs are placed on it"),
+		setState("ready", api.HostReady, "Let a drained host take new VMs again (provider-admin)", "is ready for new VMs"),
+	)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "delete NAME",
+		Short: "Remove a host (provider-admin)",
+		Args:  args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteHost(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			a.done("Host %s deleted.", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
