@@ -81,15 +81,37 @@ func Resolve(p *Principal, bindings []Binding, scope *TokenScope) {
 				p.Provider = b.Role
 			} else if scope.Org == "" && IsProviderRole(scope.Role) {
 				p.Provider = lesser(b.Role, scope.Role)
+			} else if scope.Org != "" && IsOrgRole(scope.Role) {
+				// A provider's token for one organisation acts there with the
+				// organisation role its provider role implies, and nowhere else.
+				p.grant(scope.Org, lesser(impliedOrgRole(b.Role), scope.Role))
 			}
 		case b.Org != "" && IsOrgRole(b.Role):
 			if scope == nil {
-				p.Orgs[b.Org] = b.Role
+				p.grant(b.Org, b.Role)
 			} else if scope.Org == b.Org && IsOrgRole(scope.Role) {
-				p.Orgs[b.Org] = lesser(b.Role, scope.Role)
+				p.grant(b.Org, lesser(b.Role, scope.Role))
 			}
 		}
 	}
+}
+
+// grant gives role in org unless the caller already holds a higher one there.
+func (p *Principal) grant(org, role string) {
+	if rank[role] > rank[p.Orgs[org]] {
+		p.Orgs[org] = role
+	}
+}
+
+// impliedOrgRole is the organisation role a provider role acts as.
+func impliedOrgRole(provider string) string {
+	switch provider {
+	case api.RoleProviderAdmin:
+		return api.RoleOrgAdmin
+	case api.RoleProviderViewer:
+		return api.RoleOrgViewer
+	}
+	return ""
 }
 
 // OrgRole is the caller's effective role in org: their own, or what their
@@ -97,13 +119,7 @@ func Resolve(p *Principal, bindings []Binding, scope *TokenScope) {
 // provider-viewer as org-viewer).
 func (p *Principal) OrgRole(org string) string {
 	own := p.Orgs[org]
-	implied := ""
-	switch p.Provider {
-	case api.RoleProviderAdmin:
-		implied = api.RoleOrgAdmin
-	case api.RoleProviderViewer:
-		implied = api.RoleOrgViewer
-	}
+	implied := impliedOrgRole(p.Provider)
 	if rank[implied] > rank[own] {
 		return implied
 	}

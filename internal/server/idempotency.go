@@ -83,9 +83,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		// Responses a retry could change (server errors, rate limits) are not
-		// kept, so the retry really runs.
+		// kept, so the retry really runs; nor are responses marked no-store,
+		// which carry a secret (a new API token) that must not be stored.
 		err = s.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			if status >= 500 || status == http.StatusTooManyRequests {
+			if status >= 500 || status == http.StatusTooManyRequests || strings.Contains(w.Header().Get("Cache-Control"), "no-store") {
 				return tx.ReleaseIdempotencyKey(ctx, owner, key)
 			}
 			return tx.CompleteIdempotencyKey(ctx, owner, key, &store.IdempotentResponse{

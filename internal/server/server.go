@@ -81,6 +81,7 @@ type Server struct {
 	mux      *http.ServeMux
 	api      huma.API
 	touched  *touchTracker
+	logins   *loginBrake
 	gatherer prometheus.Gatherer
 }
 
@@ -98,6 +99,7 @@ func New(cfg Config, st *store.Store, m Mailer, ops *operation.Manager, log *slo
 		limits:  newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now),
 		mux:     http.NewServeMux(),
 		touched: newTouchTracker(),
+		logins:  newLoginBrake(cfg.Now),
 	}
 	if reg != nil {
 		s.gatherer = reg
