@@ -98,3 +98,17 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestCrossOriginWritesAreRefused(t *testing.T) {
+	e := newEnv(t, filepath.Join(t.TempDir(), "s.db"), Config{})
+	admin := e.providerAdmin()
+	body := api.RegionCreate{Name: "au-syd", Jurisdiction: "AU"}
+	p := e.do("POST", "/api/v1/regions", admin, body, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example").
+		must(t, http.StatusForbidden).problem(t)
+	if p.Code != api.CodeForbidden {
+		t.Fatalf("code %q", p.Code)
+	}
+	e.do("GET", "/api/v1/regions/au-syd", admin, nil).must(t, http.StatusNotFound)
+	// The same request from the console's own origin goes through.
+	e.do("POST", "/api/v1/regions", admin, body, "Sec-Fetch-Site", "same-origin").must(t, http.StatusCreated)
+}
