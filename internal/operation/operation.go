@@ -43,13 +43,14 @@ type Options struct {
 
 // Manager enqueues, runs, waits on and cancels operations.
 type Manager struct {
-	store   *store.Store
-	log     *slog.Logger
-	opts    Options
-	runners map[string]Runner
+	store *store.Store
+	log   *slog.Logger
+	opts  Options
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever an operation changes here
+	runners map[string]Runner
+	running map[string]context.CancelFunc // operations running here, by ID
+	changed chan struct{}                 // closed and replaced whenever an operation changes here
 	wake    chan struct{}
 }
 
@@ -72,17 +73,31 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Manager {
 		log:     log,
 		opts:    opts,
 		runners: map[string]Runner{},
+		running: map[string]context.CancelFunc{},
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
 }
 
-// Handle registers the runner for an operation kind.
-func (m *Manager) Handle(kind string, r Runner) { m.runners[kind] = r }
+// Handle registers the runner for an operation kind. It may be called while
+// workers run (tests register kinds of their own).
+func (m *Manager) Handle(kind string, r Runner) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runners[kind] = r
+}
 
-// Enqueue records a new operation in tx. Workers pick it up after commit.
+func (m *Manager) runner(kind string) Runner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runners[kind]
+}
+
+// Enqueue records a new operation in tx. Workers pick it up after commit;
+// call Kick after committing so that one starts at once instead of at its
+// next poll.
 func (m *Manager) Enqueue(ctx context.Context, tx *store.Tx, op *store.Operation) error {
-	if _, ok := m.runners[op.Kind]; !ok {
+	if m.runner(op.Kind) == nil {
 		return fmt.Errorf("enqueue: no runner for operation kind %q", op.Kind)
 	}
 	if err := tx.CreateOperation(ctx, op); err != nil {
@@ -157,8 +172,24 @@ func (m *Manager) claim(ctx context.Context) (*store.Operation, error) {
 
 func (m *Manager) run(ctx context.Context, op *store.Operation) {
 	log := m.log.With("op", op.ID, "kind", op.Kind)
+	if op.CancelRequested {
+		// Cancelled while a replica that died was running it: do not start
+		// it again.
+		m.finish(ctx, log, op.ID, api.OpCancelled, "cancelled", "")
+		return
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Cancel on this replica stops the runner at once; a cancel from another
+	// replica is seen at the next lease renewal.
+	m.mu.Lock()
+	m.running[op.ID] = cancel
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.running, op.ID)
+		m.mu.Unlock()
+	}()
 
 	var mu sync.Mutex
 	pct, msg := 0, "running"
@@ -200,7 +231,7 @@ func (m *Manager) run(ctx context.Context, op *store.Operation) {
 		}
 	}()
 
-	runner := m.runners[op.Kind]
+	runner := m.runner(op.Kind)
 	var err error
 	if runner == nil {
 		err = fmt.Errorf("no runner for operation kind %q", op.Kind)
@@ -237,8 +268,13 @@ func (m *Manager) run(ctx context.Context, op *store.Operation) {
 		b, _ := json.Marshal(ae)
 		errJSON = string(b)
 	}
+	m.finish(ctx, log, op.ID, state, message, errJSON)
+}
+
+// finish records the outcome of an operation this replica holds.
+func (m *Manager) finish(ctx context.Context, log *slog.Logger, id, state, message, errJSON string) {
 	if err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		return tx.FinishOperation(ctx, op.ID, m.opts.Holder, state, message, errJSON)
+		return tx.FinishOperation(ctx, id, m.opts.Holder, state, message, errJSON)
 	}); err != nil {
 		log.Error("record operation result", "err", err)
 	}
@@ -286,18 +322,45 @@ func (m *Manager) Wait(ctx context.Context, id string, timeout time.Duration) (*
 	}
 }
 
-// Cancel cancels a queued operation or asks a running one to stop.
+// Cancel cancels a queued operation at once, or asks a running one to stop:
+// at once when it runs on this replica, at its next lease renewal when it runs
+// on another. A finished operation is left as it is. It returns the operation
+// as it then stands.
 func (m *Manager) Cancel(ctx context.Context, id string) (*store.Operation, error) {
+	return m.CancelWith(ctx, id, nil)
+}
+
+// CancelWith is Cancel with check run first, in the same transaction, on the
+// operation as it stands: the API uses it to authorise the caller and to
+// record the audit event with the change. An error from check aborts the
+// cancel and is returned.
+func (m *Manager) CancelWith(ctx context.Context, id string, check func(tx *store.Tx, op *store.Operation) error) (*store.Operation, error) {
 	var op *store.Operation
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		if check != nil {
+			cur, err := tx.GetOperation(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := check(tx, cur); err != nil {
+				return err
+			}
+		}
 		var err error
 		op, err = tx.RequestCancel(ctx, id)
 		return err
 	})
-	if err == nil {
-		m.broadcast()
+	if err != nil {
+		return nil, err
 	}
-	return op, err
+	m.mu.Lock()
+	stop := m.running[id]
+	m.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	m.broadcast()
+	return op, nil
 }
 
 // ToAPI converts a stored operation for the wire.
