@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -136,19 +137,22 @@ func (tx *Tx) setLabels(ctx context.Context, kind, id string, labels map[string]
 	return nil
 }
 
-// loadLabels fills in the labels of objects of one kind, keyed by ID.
+// loadLabels fills in the labels of objects of one kind, keyed by ID. The IDs
+// travel as one JSON array parameter: a page of 1,000 objects as 1,000
+// placeholders costs SQLite more to parse than to run.
 func (tx *Tx) loadLabels(ctx context.Context, kind string, ids []string, set func(id string, labels map[string]string)) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	var w where
-	in := make([]string, len(ids))
-	kindArg := w.arg(kind)
-	for i, id := range ids {
-		in[i] = w.arg(id)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
 	}
-	rows, err := tx.query(ctx, `SELECT resource_id, key, value FROM labels WHERE kind = `+kindArg+
-		` AND resource_id IN (`+strings.Join(in, ",")+`)`, w.args...)
+	in := `SELECT value FROM json_each($2)`
+	if tx.dialect == Postgres {
+		in = `SELECT jsonb_array_elements_text($2::jsonb)`
+	}
+	rows, err := tx.query(ctx, `SELECT resource_id, key, value FROM labels WHERE kind = $1 AND resource_id IN (`+in+`)`, kind, string(list))
 	if err != nil {
 		return fmt.Errorf("load labels: %w", err)
 	}
