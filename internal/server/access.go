@@ -59,3 +59,33 @@ func requireOrgActive(o *store.Org) error {
 	return api.Errorf(http.StatusForbidden, api.CodeOrgRestricted,
 		"organisation %q is %s: new resources cannot be created (top up or contact the provider)", o.Name, o.State)
 }
+
+// listInOrg serves one page of an organisation's objects: it authenticates
+// the caller, reads the page parameters, resolves the organisation with the
+// access the list needs (404 for an organisation the caller cannot see),
+// runs query in a read transaction and converts the rows.
+func listInOrg[R, T any](ctx context.Context, s *Server, orgRef string, lp ListParams, need access,
+	query func(tx *store.Tx, o *store.Org, pg store.Page) ([]R, string, error), conv func(*R) T) (*listOut[T], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := lp.page()
+	if err != nil {
+		return nil, err
+	}
+	var rows []R
+	var next string
+	err = s.store.View(ctx, func(tx *store.Tx) error {
+		o, err := s.orgFor(ctx, tx, p, orgRef, need)
+		if err != nil {
+			return err
+		}
+		rows, next, err = query(tx, o, pg)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &listOut[T]{Body: listOf(rows, next, conv)}, nil
+}

@@ -114,28 +114,9 @@ func (s *Server) invitationRoutes() {
 	register(s, huma.Operation{OperationID: "list-invitations", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/invitations",
 		Summary: "List an organisation's invitations", Description: "Org-admins only. Oldest first.", Tags: tags},
 		func(ctx context.Context, in *invitationListIn) (*listOut[api.Invitation], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pg, err := in.page()
-			if err != nil {
-				return nil, err
-			}
-			var rows []store.Invitation
-			var next string
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canAdmin)
-				if err != nil {
-					return err
-				}
-				rows, next, err = tx.ListInvitations(ctx, o.ID, in.State, s.cfg.Now(), pg)
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &listOut[api.Invitation]{Body: listOf(rows, next, s.invitationOf)}, nil
+			return listInOrg(ctx, s, in.Org, in.ListParams, canAdmin, func(tx *store.Tx, o *store.Org, pg store.Page) ([]store.Invitation, string, error) {
+				return tx.ListInvitations(ctx, o.ID, in.State, s.cfg.Now(), pg)
+			}, s.invitationOf)
 		})
 
 	register(s, huma.Operation{OperationID: "revoke-invitation", Method: http.MethodDelete, Path: "/api/v1/orgs/{org}/invitations/{id}",

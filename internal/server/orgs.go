@@ -335,28 +335,9 @@ func (s *Server) memberRoutes() {
 			Org string `path:"org" maxLength:"200" doc:"Organisation ID or name"`
 			ListParams
 		}) (*listOut[api.RoleBinding], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pg, err := in.page()
-			if err != nil {
-				return nil, err
-			}
-			var rows []store.RoleBinding
-			var next string
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				rows, next, err = tx.ListScopeBindings(ctx, o.ID, pg)
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &listOut[api.RoleBinding]{Body: listOf(rows, next, bindingOf)}, nil
+			return listInOrg(ctx, s, in.Org, in.ListParams, canRead, func(tx *store.Tx, o *store.Org, pg store.Page) ([]store.RoleBinding, string, error) {
+				return tx.ListScopeBindings(ctx, o.ID, pg)
+			}, bindingOf)
 		})
 
 	register(s, huma.Operation{OperationID: "put-member", Method: http.MethodPost, Path: "/api/v1/orgs/{org}/members",

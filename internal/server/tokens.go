@@ -239,28 +239,9 @@ func (s *Server) tokenRoutes() {
 			Org string `path:"org" maxLength:"200" doc:"Organisation ID or name"`
 			ListParams
 		}) (*listOut[api.Token], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pg, err := in.page()
-			if err != nil {
-				return nil, err
-			}
-			var rows []store.Token
-			var next string
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canAdmin)
-				if err != nil {
-					return err
-				}
-				rows, next, err = tx.ListTokens(ctx, "", o.ID, pg)
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &listOut[api.Token]{Body: listOf(rows, next, tokenOf)}, nil
+			return listInOrg(ctx, s, in.Org, in.ListParams, canAdmin, func(tx *store.Tx, o *store.Org, pg store.Page) ([]store.Token, string, error) {
+				return tx.ListTokens(ctx, "", o.ID, pg)
+			}, tokenOf)
 		})
 
 	register(s, huma.Operation{OperationID: "revoke-org-token", Method: http.MethodDelete, Path: "/api/v1/orgs/{org}/tokens/{id}",

@@ -81,28 +81,9 @@ func (s *Server) vdcRoutes() {
 
 	register(s, huma.Operation{OperationID: "list-vdcs", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/vdcs", Summary: "List VDCs", Tags: tags},
 		func(ctx context.Context, in *vdcListIn) (*listOut[api.VDC], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pg, err := in.page()
-			if err != nil {
-				return nil, err
-			}
-			var rows []store.VDC
-			var next string
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				rows, next, err = tx.ListVDCs(ctx, o.ID, pg)
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &listOut[api.VDC]{Body: listOf(rows, next, vdcOf)}, nil
+			return listInOrg(ctx, s, in.Org, in.ListParams, canRead, func(tx *store.Tx, o *store.Org, pg store.Page) ([]store.VDC, string, error) {
+				return tx.ListVDCs(ctx, o.ID, pg)
+			}, vdcOf)
 		})
 
 	register(s, huma.Operation{OperationID: "get-vdc", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/vdcs/{vdc}", Summary: "Get a VDC", Tags: tags},
