@@ -74,7 +74,7 @@ func newFixture() (*fixture, func(), error) {
 		for i := range listSize {
 			v := &store.VDC{OrgID: org.ID, Name: fmt.Sprintf("vdc-%05d", i), ZoneID: "au-syd-1a", AllocationModel: api.AllocationPAYG,
 				Quotas: store.Quotas{VCPU: q.VCPU, MemoryMiB: q.MemoryMiB, DiskGiB: q.DiskGiB, VMs: q.VMs, PublicIPs: q.PublicIPs},
-				State: "ready", Meta: store.Meta{Labels: map[string]string{"team": fmt.Sprint(i % 10)}}}
+				State:  "ready", Meta: store.Meta{Labels: map[string]string{"team": fmt.Sprint(i % 10)}}}
 			if err := tx.CreateVDC(ctx, v); err != nil {
 				return err
 			}
@@ -283,14 +283,18 @@ func paced(b *testing.B, perSecond float64, fn func(i int) error) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 }
 
-// BenchmarkCreateVDCAt500rps offers creates at a fixed 500 per second, the
-// shape of DESIGN's "create under load" goal (1,000 req/s on production
-// hardware; these machines have 2 cores shared with the load generator).
-func BenchmarkCreateVDCAt500rps(b *testing.B) {
-	f := shared(b)
-	paced(b, 500, func(int) error {
-		name := fmt.Sprintf("paced-%d", seq.Add(1))
-		s, body, err := f.do("POST", "/api/v1/orgs/bench/vdcs", api.VDCCreate{Name: name, Zone: "au-syd-1a"})
-		return expect(s, body, err, http.StatusCreated)
-	})
+// BenchmarkCreateVDCPaced offers creates at fixed rates, the shape of
+// DESIGN's "create under load" goal (p99 <= 25 ms at 1,000 req/s). These
+// machines have 2 cores shared by the server and the load generator.
+func BenchmarkCreateVDCPaced(b *testing.B) {
+	for _, rate := range []float64{500, 1000} {
+		b.Run(fmt.Sprintf("%.0frps", rate), func(b *testing.B) {
+			f := shared(b)
+			paced(b, rate, func(int) error {
+				name := fmt.Sprintf("paced-%d", seq.Add(1))
+				s, body, err := f.do("POST", "/api/v1/orgs/bench/vdcs", api.VDCCreate{Name: name, Zone: "au-syd-1a"})
+				return expect(s, body, err, http.StatusCreated)
+			})
+		})
+	}
 }
