@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,6 +60,55 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+
+	// stmts caches prepared statements by pool and SQL text (SQLite only;
+	// pgx caches them itself). Parsing a statement costs SQLite more than
+	// running most of ours.
+	stmts sync.Map // stmtKey -> *sql.Stmt, or preparing{}
+	nstmt atomic.Int32
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// preparing marks a statement being prepared in the background.
+type preparing struct{}
+
+// maxStmts bounds the statement cache: queries built from optional filters
+// have many shapes; the common ones fill the cache first.
+const maxStmts = 512
+
+// stmt returns a cached prepared statement for query on db, or nil when
+// statements are not cached for this engine, the cache is full, or the
+// statement is not prepared yet. Preparing happens in the background: the
+// caller may hold the pool's only connection (the SQLite writer) inside its
+// transaction, so preparing in line would wait for itself.
+func (s *Store) stmt(db *sql.DB, query string) *sql.Stmt {
+	if s.dialect != SQLite {
+		return nil
+	}
+	k := stmtKey{db, query}
+	if v, ok := s.stmts.Load(k); ok {
+		st, _ := v.(*sql.Stmt)
+		return st
+	}
+	if s.nstmt.Load() >= maxStmts {
+		return nil
+	}
+	if _, loaded := s.stmts.LoadOrStore(k, preparing{}); loaded {
+		return nil
+	}
+	s.nstmt.Add(1)
+	go func() {
+		st, err := db.PrepareContext(context.Background(), query)
+		if err != nil {
+			return // stays "preparing": the query keeps running unprepared
+		}
+		s.stmts.Store(k, st)
+	}()
+	return nil
 }
 
 // Options tune Open.
@@ -156,6 +207,12 @@ func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx)
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		if st, ok := v.(*sql.Stmt); ok {
+			st.Close()
+		}
+		return true
+	})
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -197,7 +254,7 @@ func (s *Store) runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn f
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now}
+	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now, store: s, db: db}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -221,22 +278,35 @@ type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
 	now     func() time.Time
+	store   *Store
+	db      *sql.DB // the pool tx came from, for the statement cache
 }
 
 // Now is the store's clock, for timestamps written in this transaction.
 func (tx *Tx) Now() time.Time { return tx.now().UTC() }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.store.stmt(tx.db, query); st != nil {
+		res, err := tx.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return res, mapErr(err)
+	}
 	res, err := tx.tx.ExecContext(ctx, query, args...)
 	return res, mapErr(err)
 }
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.store.stmt(tx.db, query); st != nil {
+		rows, err := tx.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		return rows, mapErr(err)
+	}
 	rows, err := tx.tx.QueryContext(ctx, query, args...)
 	return rows, mapErr(err)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.store.stmt(tx.db, query); st != nil {
+		return tx.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
 	return tx.tx.QueryRowContext(ctx, query, args...)
 }
 
