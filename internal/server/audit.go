@@ -41,18 +41,28 @@ func (s *Server) auditFailure(r *http.Request, ri *reqInfo, status int) {
 		RequestID: ri.id,
 	}
 	ctx := context.WithoutCancel(r.Context())
+	p := ri.principal
 	if v := r.PathValue("org"); v != "" {
-		e.OrgID = v
+		org := v
 		if !store.IsID(v) {
+			org = ""
 			_ = s.store.View(ctx, func(tx *store.Tx) error {
 				if o, err := tx.GetOrgByName(ctx, v); err == nil {
-					e.OrgID = o.ID
+					org = o.ID
 				}
 				return nil
 			})
 		}
+		// Only an organisation the caller can see gets the event in its log:
+		// another tenant's probes must neither show there, with the prober's
+		// identity, nor fill it. The provider-wide log keeps the path.
+		if p != nil && org != "" && p.CanSeeOrg(org) {
+			e.OrgID = org
+		} else {
+			e.Detail = r.URL.Path
+		}
 	}
-	if p := ri.principal; p != nil {
+	if p != nil {
 		e.ActorType, e.ActorID, e.ActorEmail, e.ActorToken = "user", p.UserID, p.Email, p.TokenID
 	}
 	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, e) }); err != nil {
