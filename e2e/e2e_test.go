@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,23 +17,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-var siroccod string
+// Paths of the binaries built for the tests.
+var siroccod, sirocco string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sirocco-e2e-")
 	if err != nil {
 		panic(err)
 	}
-	siroccod = filepath.Join(dir, "siroccod")
-	build := exec.Command("go", "build", "-o", siroccod, "github.com/sirocco-cloud/sirocco/cmd/siroccod")
+	siroccod, sirocco = filepath.Join(dir, "siroccod"), filepath.Join(dir, "sirocco")
+	build := exec.Command("go", "build", "-o", dir, "github.com/sirocco-cloud/sirocco/cmd/siroccod", "github.com/sirocco-cloud/sirocco/cmd/sirocco")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build siroccod:", err)
+		fmt.Fprintln(os.Stderr, "build:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -56,28 +59,35 @@ type daemon struct {
 	cmd     *exec.Cmd
 	url     string
 	dataDir string
-	log     *bytes.Buffer
+	log     *syncBuffer
 	exited  chan struct{}
 }
 
-// start runs siroccod serve on a free loopback port and waits until it is ready.
+// start runs siroccod serve over plain HTTP on a free loopback port and
+// waits until it is ready.
 func start(t *testing.T, dataDir string, extra ...string) *daemon {
+	t.Helper()
+	return launch(t, dataDir, "http", append([]string{"--insecure-http", "--log-level", "warn"}, extra...)...)
+}
+
+// launch runs siroccod serve with scheme http or https (self-signed).
+func launch(t *testing.T, dataDir, scheme string, extra ...string) *daemon {
 	t.Helper()
 	port := freePort(t)
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--insecure-http", "--rate-limit", "100000", "--rate-burst", "100000", "--log-level", "warn"}, extra...)
+		"--rate-limit", "100000", "--rate-burst", "100000"}, extra...)
 	cmd := exec.Command(siroccod, args...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), dataDir: dataDir, log: &log, exited: make(chan struct{})}
+	d := &daemon{t: t, cmd: cmd, url: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), dataDir: dataDir, log: log, exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := http.Get(d.url + "/readyz")
+		res, err := insecureClient.Get(d.url + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -93,6 +103,28 @@ func start(t *testing.T, dataDir string, extra ...string) *daemon {
 			t.Fatalf("siroccod not ready after 30s:\n%s", log.String())
 		}
 	}
+}
+
+// insecureClient only asks "are you up?"; the tests that matter pin the
+// certificate through the CLI.
+var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// syncBuffer is a log the daemon writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // kill sends SIGKILL: no shutdown code runs, as in a power cut of the process.
