@@ -3,12 +3,14 @@ package bench
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,13 +42,17 @@ type fixture struct {
 	vdcID  string
 }
 
-func newFixture() (*fixture, func(), error) {
+// newFixture seeds a store at dsn ("" for SQLite in a temporary directory).
+func newFixture(dsn string) (*fixture, func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dir, err := os.MkdirTemp("", "sirocco-bench-")
 	if err != nil {
 		return nil, cancel, err
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"), store.Options{})
+	if dsn == "" {
+		dsn = filepath.Join(dir, "bench.db")
+	}
+	st, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		return nil, cancel, err
 	}
@@ -174,17 +180,62 @@ var benchFixture struct {
 // shared builds the fixture once per benchmark binary: seeding 25,000 VDCs
 // is setup, not what is measured.
 func shared(b *testing.B) *fixture {
-	benchFixture.once.Do(func() { benchFixture.f, benchFixture.stop, benchFixture.err = newFixture() })
+	benchFixture.once.Do(func() { benchFixture.f, benchFixture.stop, benchFixture.err = newFixture("") })
 	if benchFixture.err != nil {
 		b.Fatal(benchFixture.err)
 	}
 	return benchFixture.f
 }
 
+var pgFixture struct {
+	once sync.Once
+	f    *fixture
+	stop func()
+	err  error
+}
+
+// sharedPostgres is the same fixture on a fresh database of the PostgreSQL
+// server named by SIROCCO_TEST_POSTGRES (as make test starts one).
+func sharedPostgres(b *testing.B) *fixture {
+	server := os.Getenv("SIROCCO_TEST_POSTGRES")
+	if server == "" {
+		b.Skip("SIROCCO_TEST_POSTGRES is not set")
+	}
+	pgFixture.once.Do(func() {
+		name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+		admin, err := sql.Open("pgx", server)
+		if err != nil {
+			pgFixture.err = err
+			return
+		}
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			pgFixture.err = err
+			return
+		}
+		u, _ := url.Parse(server)
+		u.Path = "/" + name
+		var stop func()
+		pgFixture.f, stop, pgFixture.err = newFixture(u.String())
+		pgFixture.stop = func() {
+			if stop != nil {
+				stop()
+			}
+			admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
+			admin.Close()
+		}
+	})
+	if pgFixture.err != nil {
+		b.Fatal(pgFixture.err)
+	}
+	return pgFixture.f
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchFixture.stop != nil {
-		benchFixture.stop()
+	for _, stop := range []func(){benchFixture.stop, pgFixture.stop} {
+		if stop != nil {
+			stop()
+		}
 	}
 	os.Exit(code)
 }
@@ -207,8 +258,12 @@ func BenchmarkListVDCsPage100(b *testing.B) {
 
 // BenchmarkList25000 walks all 25,000 objects through the API, 1,000 a page:
 // one op is the whole walk, the DESIGN goal's "list 25,000 VMs".
-func BenchmarkList25000(b *testing.B) {
-	f := shared(b)
+func BenchmarkList25000(b *testing.B) { walk25000(b, shared(b)) }
+
+// BenchmarkList25000Postgres is the same walk on PostgreSQL.
+func BenchmarkList25000Postgres(b *testing.B) { walk25000(b, sharedPostgres(b)) }
+
+func walk25000(b *testing.B, f *fixture) {
 	load(b, 1, func(int) error {
 		cursor, n := "", 0
 		for {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -139,20 +140,23 @@ func (tx *Tx) setLabels(ctx context.Context, kind, id string, labels map[string]
 
 // loadLabels fills in the labels of objects of one kind, keyed by ID. The IDs
 // travel as one JSON array parameter: a page of 1,000 objects as 1,000
-// placeholders costs SQLite more to parse than to run.
+// placeholders costs SQLite more to parse than to run (PostgreSQL takes an
+// array).
 func (tx *Tx) loadLabels(ctx context.Context, kind string, ids []string, set func(id string, labels map[string]string)) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	in := `SELECT value FROM json_each($2)`
+	var rows *sql.Rows
+	var err error
 	if tx.dialect == Postgres {
-		in = `SELECT jsonb_array_elements_text($2::jsonb)`
+		rows, err = tx.query(ctx, `SELECT resource_id, key, value FROM labels WHERE kind = $1 AND resource_id = ANY($2::text[])`, kind, ids)
+	} else {
+		list, merr := json.Marshal(ids)
+		if merr != nil {
+			return merr
+		}
+		rows, err = tx.query(ctx, `SELECT resource_id, key, value FROM labels WHERE kind = $1 AND resource_id IN (SELECT value FROM json_each($2))`, kind, string(list))
 	}
-	rows, err := tx.query(ctx, `SELECT resource_id, key, value FROM labels WHERE kind = $1 AND resource_id IN (`+in+`)`, kind, string(list))
 	if err != nil {
 		return fmt.Errorf("load labels: %w", err)
 	}
