@@ -29,7 +29,7 @@ func wantCode(t testing.TB, err error, status int, code string) *api.Error {
 
 func TestRegionLifecycle(t *testing.T) {
 	e := newEnv(t, false)
-	c := e.client(e.providerAdmin())
+	c := e.client(e.ProviderAdmin())
 	ctx := t.Context()
 
 	r, err := c.CreateRegion(ctx, api.RegionCreate{Name: "au-syd", Jurisdiction: "AU", DisplayName: "Sydney", Labels: api.Labels{"tier": "gold"}})
@@ -65,7 +65,7 @@ func TestRegionLifecycle(t *testing.T) {
 
 func TestIdempotencyKeyReplaysCreate(t *testing.T) {
 	e := newEnv(t, false)
-	c := e.client(e.providerAdmin())
+	c := e.client(e.ProviderAdmin())
 	ctx := t.Context()
 	in := api.RegionCreate{Name: "nz-akl", Jurisdiction: "NZ"}
 	first, err := c.CreateRegion(ctx, in, client.IdempotencyKey("k-1"))
@@ -86,7 +86,7 @@ func TestIdempotencyKeyReplaysCreate(t *testing.T) {
 
 func TestListPagesAndIterators(t *testing.T) {
 	e := newEnv(t, false)
-	c := e.client(e.providerAdmin())
+	c := e.client(e.ProviderAdmin())
 	ctx := t.Context()
 	for i := range 5 {
 		l := api.Labels{"n": fmt.Sprint(i % 2)}
@@ -151,7 +151,7 @@ func TestErrorsAreAPIErrors(t *testing.T) {
 	wantCode(t, err, http.StatusUnauthorized, api.CodeUnauthenticated)
 
 	// A validation failure keeps its field details.
-	_, err = e.client(e.providerAdmin()).CreateRegion(ctx, api.RegionCreate{Name: "Bad Name", Jurisdiction: "AU"})
+	_, err = e.client(e.ProviderAdmin()).CreateRegion(ctx, api.RegionCreate{Name: "Bad Name", Jurisdiction: "AU"})
 	ae := wantCode(t, err, http.StatusUnprocessableEntity, api.CodeValidation)
 	if len(ae.Errors) == 0 {
 		t.Fatalf("validation error without details: %+v", ae)
@@ -190,7 +190,7 @@ func TestNewRejectsBadURLs(t *testing.T) {
 
 func TestLoginMintsTokenAndRevokes(t *testing.T) {
 	e := newEnv(t, false)
-	e.user("ops@provider.test", store.RoleBinding{Role: api.RoleProviderViewer})
+	e.User("ops@provider.test", store.RoleBinding{Role: api.RoleProviderViewer})
 	ctx := t.Context()
 	anon := e.client("")
 
@@ -246,7 +246,7 @@ func TestLoginMintsTokenAndRevokes(t *testing.T) {
 
 func TestVDCDeleteOperation(t *testing.T) {
 	e := newEnv(t, false)
-	admin := e.client(e.providerAdmin())
+	admin := e.client(e.ProviderAdmin())
 	ctx := t.Context()
 	catalog(t, admin)
 	org, err := admin.CreateOrg(ctx, api.OrganisationCreate{Name: "acme", Residency: api.Residency{Jurisdictions: []string{"AU"}}})
@@ -254,8 +254,8 @@ func TestVDCDeleteOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An org-admin of acme works by the organisation's name.
-	u := e.user("ana@acme.test", store.RoleBinding{OrgID: org.ID, Role: api.RoleOrgAdmin})
-	c := e.client(e.token(u, org.ID, api.RoleOrgAdmin))
+	u := e.User("ana@acme.test", store.RoleBinding{OrgID: org.ID, Role: api.RoleOrgAdmin})
+	c := e.client(e.Token(u, org.ID, api.RoleOrgAdmin))
 
 	v, err := c.CreateVDC(ctx, "acme", api.VDCCreate{Name: "prod", Zone: "au-syd-1a", Labels: api.Labels{"env": "prod"}})
 	if err != nil {
@@ -304,8 +304,8 @@ func TestVDCDeleteOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eveUser := e.user("eve@evil.test", store.RoleBinding{OrgID: evil.ID, Role: api.RoleOrgAdmin})
-	eve := e.client(e.token(eveUser, evil.ID, api.RoleOrgAdmin))
+	eveUser := e.User("eve@evil.test", store.RoleBinding{OrgID: evil.ID, Role: api.RoleOrgAdmin})
+	eve := e.client(e.Token(eveUser, evil.ID, api.RoleOrgAdmin))
 	_, err = eve.GetOperation(ctx, op.ID)
 	wantCode(t, err, http.StatusNotFound, api.CodeNotFound)
 	_, err = eve.ListVDCs(ctx, "acme", client.ListOptions{})
@@ -355,10 +355,10 @@ func TestWaitOperationReportsFailure(t *testing.T) {
 func TestFingerprintPinsSelfSignedServer(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := t.Context()
-	fp := certs.Fingerprint(e.http.Certificate())
+	fp := certs.Fingerprint(e.HTTP.Certificate())
 
 	// The test server's certificate is trusted by no CA.
-	c, err := client.New(e.url)
+	c, err := client.New(e.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestFingerprintPinsSelfSignedServer(t *testing.T) {
 		t.Fatal("an unpinned self-signed server was trusted")
 	}
 
-	c, err = client.New(e.url, client.WithFingerprint(fp))
+	c, err = client.New(e.URL, client.WithFingerprint(fp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestFingerprintPinsSelfSignedServer(t *testing.T) {
 	}
 
 	wrong := "sha256:" + strings.Repeat("0", 64)
-	c, err = client.New(e.url, client.WithFingerprint(wrong), client.WithHTTPClient(&http.Client{}))
+	c, err = client.New(e.URL, client.WithFingerprint(wrong), client.WithHTTPClient(&http.Client{}))
 	if err != nil {
 		t.Fatal(err)
 	}

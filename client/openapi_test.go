@@ -221,7 +221,7 @@ func template(p string) *regexp.Regexp {
 
 func TestSDKCoversOpenAPI(t *testing.T) {
 	e := newEnv(t, false)
-	res, err := http.Get(e.url + "/api/v1/openapi.json")
+	res, err := http.Get(e.URL + "/api/v1/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}

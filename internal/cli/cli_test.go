@@ -81,9 +81,9 @@ func decode[T any](t *testing.T, r result) T {
 func TestProviderWorkflow(t *testing.T) {
 	e := newEnv(t, false)
 	cfgPath := isolate(t)
-	e.providerAdmin()
+	e.ProviderAdmin()
 
-	r := login(t, e.url, "admin@provider.test")
+	r := login(t, e.URL, "admin@provider.test")
 	if !strings.Contains(r.stderr, "Logged in") || r.stdout != "" {
 		t.Fatalf("login said %q / %q", r.stdout, r.stderr)
 	}
@@ -99,7 +99,7 @@ func TestProviderWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := cfg.Find(cfg.CurrentContext)
-	if cur == nil || cur.Name != "127.0.0.1" || cur.Server != e.url || cur.Token == "" {
+	if cur == nil || cur.Name != "127.0.0.1" || cur.Server != e.URL || cur.Token == "" {
 		t.Fatalf("saved config %+v", cfg)
 	}
 
@@ -174,7 +174,7 @@ func TestProviderWorkflow(t *testing.T) {
 	if r.code != cli.ExitUnauthenticated {
 		t.Fatalf("after logout: exit %d, %s", r.code, r.stderr)
 	}
-	r = sirocco(t, "", "--token", cur.Token, "--server", e.url, "region", "list")
+	r = sirocco(t, "", "--token", cur.Token, "--server", e.URL, "region", "list")
 	if r.code != cli.ExitUnauthenticated || !strings.Contains(r.stderr, "sirocco login") {
 		t.Fatalf("revoked token: exit %d, %s", r.code, r.stderr)
 	}
@@ -183,8 +183,8 @@ func TestProviderWorkflow(t *testing.T) {
 func TestErrorsAndExitCodes(t *testing.T) {
 	e := newEnv(t, false)
 	isolate(t)
-	e.providerAdmin()
-	login(t, e.url, "admin@provider.test")
+	e.ProviderAdmin()
+	login(t, e.URL, "admin@provider.test")
 	ok(t, "region", "create", "au-syd", "--jurisdiction", "AU")
 
 	tests := []struct {
@@ -239,8 +239,8 @@ func TestErrorsAndExitCodes(t *testing.T) {
 func TestEnvironmentOverridesContext(t *testing.T) {
 	e := newEnv(t, false)
 	isolate(t)
-	token := e.providerAdmin()
-	t.Setenv(cli.EnvServer, e.url)
+	token := e.ProviderAdmin()
+	t.Setenv(cli.EnvServer, e.URL)
 	t.Setenv(cli.EnvToken, token)
 	ok(t, "size", "create", "s1.small", "--vcpu", "1", "--memory-mib", "2048", "--disk-gib", "20")
 	sizes := decode[api.List[api.Size]](t, ok(t, "size", "list", "-o", "json"))
@@ -252,16 +252,16 @@ func TestEnvironmentOverridesContext(t *testing.T) {
 func TestSignupVerifyAndTenantLogin(t *testing.T) {
 	e := newEnv(t, false)
 	isolate(t)
-	admin := e.providerAdmin()
+	admin := e.ProviderAdmin()
 	// The provider's catalog, made with an explicit server and token.
-	ok(t, "--server", e.url, "--token", admin, "region", "create", "au-syd", "--jurisdiction", "AU")
-	ok(t, "--server", e.url, "--token", admin, "zone", "create", "au-syd-1a", "--region", "au-syd")
+	ok(t, "--server", e.URL, "--token", admin, "region", "create", "au-syd", "--jurisdiction", "AU")
+	ok(t, "--server", e.URL, "--token", admin, "zone", "create", "au-syd-1a", "--region", "au-syd")
 
-	r := sirocco(t, "a long enough password\n", "--server", e.url, "signup", "--email", "dev@acme.test", "--org-name", "acme", "--name", "Dev", "--password-stdin")
+	r := sirocco(t, "a long enough password\n", "--server", e.URL, "signup", "--email", "dev@acme.test", "--org-name", "acme", "--name", "Dev", "--password-stdin")
 	if r.code != 0 || !strings.Contains(r.stdout, `organisation "acme"`) {
 		t.Fatalf("signup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	m := e.mail.WaitFor(t, "dev@acme.test", 10*time.Second)
+	m := e.Mail.WaitFor(t, "dev@acme.test", 10*time.Second)
 	link := regexp.MustCompile(`\?token=(\S+)`).FindStringSubmatch(m.Body)
 	if link == nil {
 		t.Fatalf("no token in mail:\n%s", m.Body)
@@ -270,14 +270,14 @@ func TestSignupVerifyAndTenantLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok(t, "--server", e.url, "verify-email", token)
-	r = sirocco(t, "", "--server", e.url, "verify-email", token)
+	ok(t, "--server", e.URL, "verify-email", token)
+	r = sirocco(t, "", "--server", e.URL, "verify-email", token)
 	if r.code != cli.ExitError || !strings.Contains(r.stderr, "("+api.CodeInvalidToken+")") {
 		t.Fatalf("second verify: exit %d, %s", r.code, r.stderr)
 	}
 
 	// A tenant's login mints an org token and makes acme the default org.
-	r = sirocco(t, "a long enough password\n", "login", e.url, "--email", "dev@acme.test", "--password-stdin", "--name", "acme")
+	r = sirocco(t, "a long enough password\n", "login", e.URL, "--email", "dev@acme.test", "--password-stdin", "--name", "acme")
 	if r.code != 0 {
 		t.Fatalf("login: %s", r.stderr)
 	}
@@ -320,10 +320,10 @@ func TestSignupVerifyAndTenantLogin(t *testing.T) {
 func TestContexts(t *testing.T) {
 	e := newEnv(t, false)
 	cfgPath := isolate(t)
-	e.providerAdmin()
-	e.user("viewer@provider.test", store.RoleBinding{Role: api.RoleProviderViewer})
-	login(t, e.url, "admin@provider.test", "--name", "admin")
-	login(t, e.url, "viewer@provider.test", "--name", "viewer")
+	e.ProviderAdmin()
+	e.User("viewer@provider.test", store.RoleBinding{Role: api.RoleProviderViewer})
+	login(t, e.URL, "admin@provider.test", "--name", "admin")
+	login(t, e.URL, "viewer@provider.test", "--name", "viewer")
 
 	type row struct {
 		Name    string `json:"name"`
@@ -357,7 +357,7 @@ func TestContexts(t *testing.T) {
 	}
 	// Logging in again to the same context replaces its token and revokes the old one.
 	old := cfg.Find("admin").Token
-	login(t, e.url, "admin@provider.test", "--name", "admin")
+	login(t, e.URL, "admin@provider.test", "--name", "admin")
 	if r := sirocco(t, "", "--token", old, "me"); r.code != cli.ExitUnauthenticated {
 		t.Fatalf("replaced token still works: exit %d", r.code)
 	}
