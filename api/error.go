@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Error codes. They are part of the API contract: clients match on Code, never
@@ -45,6 +46,8 @@ type Error struct {
 	Detail   string        `json:"detail,omitempty" doc:"What went wrong in this request"`
 	Instance string        `json:"instance,omitempty" doc:"The request path"`
 	Errors   []ErrorDetail `json:"errors,omitempty" doc:"Field-level validation errors"`
+	// RetryAfter, in seconds, goes out as the Retry-After header of a 429 or 503.
+	RetryAfter int `json:"-"`
 }
 
 // ErrorDetail points at one invalid part of a request.
@@ -75,6 +78,15 @@ func (e *Error) Error() string {
 
 // GetStatus reports the HTTP status; the server's error renderer uses it.
 func (e *Error) GetStatus() int { return e.Status }
+
+// GetHeaders gives the response headers the error carries; the server sends
+// them with the problem document.
+func (e *Error) GetHeaders() http.Header {
+	if e.RetryAfter <= 0 {
+		return nil
+	}
+	return http.Header{"Retry-After": {strconv.Itoa(e.RetryAfter)}}
+}
 
 // ContentType makes the problem document go out as application/problem+json.
 func (e *Error) ContentType(string) string { return "application/problem+json" }

@@ -79,6 +79,9 @@ func codeFor(status int) string {
 // writeProblem writes an error from middleware, outside Huma.
 func writeProblem(w http.ResponseWriter, r *http.Request, e *api.Error) {
 	e.Instance = r.URL.Path
+	for k, v := range e.GetHeaders() {
+		w.Header()[k] = v
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(e.Status)
 	_ = jsonEncode(w, e)

@@ -104,7 +104,7 @@ func (s *Server) identityRoutes() {
 			return &userOut{Body: userOf(u)}, nil
 		})
 
-	registerRetry(s, huma.Operation{OperationID: "resend-verification", Method: http.MethodPost, Path: "/api/v1/verify-email/resend",
+	register(s, huma.Operation{OperationID: "resend-verification", Method: http.MethodPost, Path: "/api/v1/verify-email/resend",
 		Summary: "Send the verification mail again", Description: "At most one mail a minute; earlier links keep working until they expire.",
 		Tags: tags, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, _ *struct{}) (*emptyOut, error) {
@@ -115,7 +115,7 @@ func (s *Server) identityRoutes() {
 			return nil, s.resendVerification(ctx, p)
 		})
 
-	registerRetry(s, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/v1/login", Summary: "Log in",
+	register(s, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/v1/login", Summary: "Log in",
 		Description: "Checks e-mail and password and sets the HttpOnly session cookie " + sessionCookie + ". " +
 			"After " + strconv.Itoa(loginMaxFailures) + " failed logins for an address within " + strconv.Itoa(int(loginWindow/time.Minute)) + " minutes" +
 			", logins for it are refused with 429 and Retry-After.",
@@ -322,7 +322,7 @@ func mailThrottle(ctx context.Context, tx *store.Tx, userID, purpose string) err
 		return err
 	}
 	if wait := last.Add(mailGap).Sub(tx.Now()); !last.IsZero() && wait > 0 {
-		return &tooSoonError{wait: wait, msg: "a mail was sent less than a minute ago: check your inbox (and spam folder)"}
+		return tooSoon(wait, "a mail was sent less than a minute ago: check your inbox (and spam folder)")
 	}
 	return nil
 }
@@ -330,7 +330,7 @@ func mailThrottle(ctx context.Context, tx *store.Tx, userID, purpose string) err
 func (s *Server) login(ctx context.Context, in *api.Login) (*sessionOut, error) {
 	email := store.NormalizeEmail(in.Email)
 	if wait, ok := s.logins.attempt(email); !ok {
-		return nil, &tooSoonError{wait: wait, msg: "too many failed logins for this address: wait, or reset the password"}
+		return nil, tooSoon(wait, "too many failed logins for this address: wait, or reset the password")
 	}
 	var u *store.User
 	err := s.store.View(ctx, func(tx *store.Tx) (err error) {
@@ -437,7 +437,7 @@ func (s *Server) requestPasswordReset(ctx context.Context, email string) error {
 		}
 		if err := mailThrottle(ctx, tx, found.ID, store.MailReset); err != nil {
 			// Saying "too soon" would reveal that the address has an account.
-			if _, ok := errors.AsType[*tooSoonError](err); ok {
+			if ae, ok := errors.AsType[*api.Error](err); ok && ae.Code == api.CodeRateLimited {
 				return nil
 			}
 			return err
@@ -525,30 +525,12 @@ func (s *Server) auditAs(ctx context.Context, tx *store.Tx, u *store.User, actio
 	})
 }
 
-// tooSoonError is a 429 that tells the client when to try again.
-type tooSoonError struct {
-	wait time.Duration
-	msg  string
-}
-
-func (e *tooSoonError) Error() string { return e.msg }
-
-// registerRetry is register for handlers that may fail with a tooSoonError:
-// register maps errors to *api.Error, which would drop the Retry-After header.
-func registerRetry[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
-		out, err := h(ctx, in)
-		if ts, ok := errors.AsType[*tooSoonError](err); ok {
-			secs := int((ts.wait + time.Second - 1) / time.Second)
-			return nil, huma.ErrorWithHeaders(
-				api.Errorf(http.StatusTooManyRequests, api.CodeRateLimited, "%s (retry after %d s)", ts.msg, secs),
-				http.Header{"Retry-After": {strconv.Itoa(secs)}})
-		}
-		if err != nil {
-			return nil, s.apiError(ctx, err)
-		}
-		return out, nil
-	})
+// tooSoon is a 429 that tells the client when to try again.
+func tooSoon(wait time.Duration, msg string) *api.Error {
+	secs := int((wait + time.Second - 1) / time.Second)
+	e := api.Errorf(http.StatusTooManyRequests, api.CodeRateLimited, "%s (retry after %d s)", msg, secs)
+	e.RetryAfter = secs
+	return e
 }
 
 // loginBrake slows password guessing against one address. Every attempt

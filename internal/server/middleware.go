@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -147,9 +146,9 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		}
 		if wait, ok := s.limits.allow(key); !ok {
 			secs := int(wait/time.Second) + 1
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeProblem(w, r, api.Errorf(http.StatusTooManyRequests, api.CodeRateLimited,
-				"too many requests: retry after %d s", secs))
+			e := api.Errorf(http.StatusTooManyRequests, api.CodeRateLimited, "too many requests: retry after %d s", secs)
+			e.RetryAfter = secs
+			writeProblem(w, r, e)
 			return
 		}
 		next.ServeHTTP(w, r)
