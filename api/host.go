@@ -44,3 +44,11 @@ type HostUpdate struct {
 	Overcommit *Overcommit `json:"overcommit,omitempty"`
 	Labels     *Labels     `json:"labels,omitempty"`
 }
+
+// HostJoinToken lets the agent of a registered host join the control plane.
+type HostJoinToken struct {
+	Host      string    `json:"host"`
+	Token     string    `json:"token" doc:"One-time token; carries the control plane's certificate fingerprint, which the agent pins"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Command   string    `json:"command" doc:"What to run on the host"`
+}

@@ -136,6 +136,12 @@ func (c *Client) UpdateHost(ctx context.Context, id string, u api.HostUpdate, op
 	return send[api.Host](ctx, c, http.MethodPatch, path("hosts", id), u, opts)
 }
 
+// CreateHostJoinToken makes a one-time token for a host's agent to join
+// (provider-admin); run the returned command on the host.
+func (c *Client) CreateHostJoinToken(ctx context.Context, id string, opts ...CallOption) (*api.HostJoinToken, error) {
+	return send[api.HostJoinToken](ctx, c, http.MethodPost, path("hosts", id, "join-tokens"), nil, opts)
+}
+
 // DeleteHost removes a host (provider-admin).
 func (c *Client) DeleteHost(ctx context.Context, id string, opts ...CallOption) error {
 	return c.del(ctx, path("hosts", id), opts)

@@ -69,6 +69,10 @@ var sdk = map[string]func(context.Context, *client.Client) error{
 		return err
 	},
 	"delete-host": func(ctx context.Context, c *client.Client) error { return c.DeleteHost(ctx, "h1") },
+	"create-host-join-token": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateHostJoinToken(ctx, "h1")
+		return err
+	},
 	"list-sizes": func(ctx context.Context, c *client.Client) error {
 		_, err := c.ListSizes(ctx, client.SizeListOptions{})
 		return err

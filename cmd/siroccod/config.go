@@ -34,6 +34,7 @@ type serveConfig struct {
 	LeaseTTL     time.Duration
 	RateLimit    float64
 	RateBurst    int
+	Heartbeat    time.Duration
 }
 
 func defaultDataDir() string {
@@ -68,6 +69,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "how long a singleton loop's lease outlives its holder")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "API requests per second per token, session or anonymous address")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "API request burst above --rate-limit")
+	fs.DurationVar(&c.Heartbeat, "heartbeat-interval", 10*time.Second, "how often agents report; a host missing three reports is marked down")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -103,6 +105,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.Heartbeat < time.Second {
+		return errors.New("--heartbeat-interval must be at least 1s")
 	}
 	if c.LeaseTTL < time.Second {
 		return errors.New("--lease-ttl must be at least 1s")

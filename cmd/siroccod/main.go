@@ -21,6 +21,7 @@ const usage = `siroccod is the Sirocco control plane.
 
 Usage:
   siroccod serve [flags]   run the API, console and background loops
+  siroccod agent [flags]   run a hypervisor host's agent (first time: --join URL --token T)
   siroccod version         print the version
 
 Run 'siroccod serve -h' for the flags.
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string) int {
 			return 1
 		}
 		return 0
+	case "agent":
+		return runAgent(ctx, args[1:])
 	case "version", "--version":
 		fmt.Println(version)
 		return 0

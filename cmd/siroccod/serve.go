@@ -96,14 +96,30 @@ func serve(ctx context.Context, c *serveConfig) error {
 		mailer = m
 	}
 
+	// The certificate comes first: join tokens carry its fingerprint.
+	var cert tls.Certificate
+	fingerprint := ""
+	if !c.InsecureHTTP {
+		if c.TLSCert != "" {
+			cert, fingerprint, err = certs.Load(c.TLSCert, c.TLSKey)
+		} else {
+			cert, fingerprint, err = certs.LoadOrCreate(filepath.Join(c.DataDir, "tls"), []string{hostOf(c.publicURL())})
+		}
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := operation.New(st, log.With("component", "operations"), operation.Options{Holder: holder})
 	srv := server.New(server.Config{
-		BaseURL:       c.publicURL(),
-		RateLimit:     c.RateLimit,
-		RateBurst:     c.RateBurst,
-		SecureCookies: !c.InsecureHTTP,
+		BaseURL:           c.publicURL(),
+		RateLimit:         c.RateLimit,
+		RateBurst:         c.RateBurst,
+		SecureCookies:     !c.InsecureHTTP,
+		TLSFingerprint:    fingerprint,
+		HeartbeatInterval: c.Heartbeat,
 	}, st, mailer, ops, log.With("component", "api"), reg)
 	loops := loop.New(st, log.With("component", "loops"), loop.Options{Holder: holder, LeaseTTL: c.LeaseTTL, Registry: reg},
 		loop.Loop{Name: "janitor", Every: time.Minute, Singleton: true, Run: func(ctx context.Context) error {
@@ -113,6 +129,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 				return err
 			})
 		}},
+		loop.Loop{Name: "host-monitor", Every: min(5*time.Second, c.Heartbeat), Singleton: true, Run: srv.CheckHeartbeats},
 	)
 
 	hs := &http.Server{
@@ -125,18 +142,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fingerprint := ""
 	if !c.InsecureHTTP {
-		var cert tls.Certificate
-		if c.TLSCert != "" {
-			cert, fingerprint, err = certs.Load(c.TLSCert, c.TLSKey)
-		} else {
-			cert, fingerprint, err = certs.LoadOrCreate(filepath.Join(c.DataDir, "tls"), []string{hostOf(c.publicURL())})
-		}
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("tls: %w", err)
-		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}

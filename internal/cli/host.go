@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -109,6 +111,45 @@ func (a *app) hostCmd() *cobra.Command {
 	f.StringArrayVar(&createLabels, "label", nil, "label key=value (repeatable)")
 	cmd.AddCommand(create)
 
+	var addZone string
+	add := &cobra.Command{
+		Use:   "add NAME --zone ZONE",
+		Short: "Register a host and print the command that joins its agent (provider-admin)",
+		Long: "Register a host and make a one-time join token for it (valid 24 hours). Run the printed\n" +
+			"command on the host: its agent dials out to this control plane, pins its certificate from the\n" +
+			"token and reports the host's capacity. 'host join-token NAME' makes a new token later.",
+		Example: "  sirocco host add kvm1 --zone au-syd-1a",
+		Args:    args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if addZone == "" {
+				return usagef("--zone is required")
+			}
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			if _, err := c.CreateHost(cmd.Context(), api.HostCreate{Name: args[0], Zone: addZone}); err != nil {
+				return err
+			}
+			return a.printJoin(cmd.Context(), c, args[0])
+		},
+	}
+	add.Flags().StringVar(&addZone, "zone", "", "zone the host is in (required)")
+	cmd.AddCommand(add)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "join-token NAME",
+		Short: "Make a new one-time join token for a host's agent (provider-admin)",
+		Args:  args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			return a.printJoin(cmd.Context(), c, args[0])
+		},
+	})
+
 	setState := func(use, state, short, done string) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " NAME",
@@ -153,4 +194,18 @@ func (a *app) hostCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// printJoin makes a join token for host and shows how to use it.
+func (a *app) printJoin(ctx context.Context, c *client.Client, host string) error {
+	jt, err := c.CreateHostJoinToken(ctx, host)
+	if err != nil {
+		return err
+	}
+	if a.output != "table" {
+		return show(a, jt, nil)
+	}
+	fmt.Fprintf(a.out, "Host %s registered. On the host, run (the token works once, until %s):\n\n  %s\n",
+		jt.Host, jt.ExpiresAt.Format(time.RFC3339), jt.Command)
+	return nil
 }

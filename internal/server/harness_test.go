@@ -40,6 +40,14 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, newEnv(t, storetest.PostgresURL(t), Config{})) })
 }
 
+// newEnvFor starts a server with cfg on a fresh store of the named engine.
+func newEnvFor(t *testing.T, engine string, cfg Config) *env {
+	if engine == "postgres" {
+		return newEnv(t, storetest.PostgresURL(t), cfg)
+	}
+	return newEnv(t, filepath.Join(t.TempDir(), "sirocco.db"), cfg)
+}
+
 func newEnv(t testing.TB, dsn string, cfg Config) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,6 +71,9 @@ func newEnv(t testing.TB, dsn string, cfg Config) *env {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "https://cloud.sirocco.test"
 	}
+	if cfg.TLSFingerprint == "" {
+		cfg.TLSFingerprint = testFingerprint
+	}
 	srv := New(cfg, st, sender, ops, log, prometheus.NewRegistry())
 	done := make(chan struct{})
 	go func() { ops.Run(ctx); close(done) }()
@@ -75,6 +86,10 @@ func newEnv(t testing.TB, dsn string, cfg Config) *env {
 	})
 	return &env{t: t, store: st, srv: srv, http: hs, url: hs.URL, mail: sink, ops: ops}
 }
+
+// testFingerprint stands in for the served certificate's fingerprint, which
+// join tokens carry (httptest serves plain HTTP here).
+const testFingerprint = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 type testWriter struct{ t testing.TB }
 

@@ -122,6 +122,7 @@ func isolationRules() []isoRule {
 		{op: "create-host", kind: isoProvider, body: body(api.HostCreate{Name: "hv2", Zone: "au-syd-1a"})},
 		{op: "update-host", kind: isoProvider, refs: map[string][]string{"id": {"host"}}, body: body(api.HostUpdate{State: &draining})},
 		{op: "delete-host", kind: isoProvider, refs: map[string][]string{"id": {"host"}}},
+		{op: "create-host-join-token", kind: isoProvider, refs: map[string][]string{"id": {"host"}}},
 		{op: "create-size", kind: isoProvider, body: body(api.SizeCreate{Name: "s1.large", VCPU: 2, MemoryMiB: 2048, DiskGiB: 20})},
 		{op: "update-size", kind: isoProvider, refs: map[string][]string{"id": {"size"}}, body: body(api.SizeUpdate{Description: &text})},
 		{op: "delete-size", kind: isoProvider, refs: map[string][]string{"id": {"size"}}},

@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	s.regionRoutes()
 	s.zoneRoutes()
 	s.hostRoutes()
+	s.agentRoutes()
 	s.sizeRoutes()
 	s.orgRoutes()
 	s.userRoutes()

@@ -44,6 +44,12 @@ type Config struct {
 	SecureCookies bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// TLSFingerprint is the fingerprint of the certificate this control plane
+	// serves; join tokens carry it so agents can pin it. Empty on plain HTTP.
+	TLSFingerprint string
+	// HeartbeatInterval is how often agents report. Default 10 s; a host
+	// missing three is marked down.
+	HeartbeatInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -61,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 10 * time.Second
 	}
 }
 

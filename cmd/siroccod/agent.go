@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sirocco-cloud/sirocco/internal/agent"
+)
+
+// runAgent is `siroccod agent`: join with --join/--token the first time,
+// then (and on every later start) heartbeat until stopped.
+func runAgent(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	join := fs.String("join", "", "control plane URL to join (first start only)")
+	token := fs.String("token", "", "join token from 'sirocco host add' (first start only)")
+	stateDir := fs.String("state-dir", filepath.Join(defaultDataDir(), "agent"), "where the agent keeps its identity and VM files")
+	accel := fs.String("accel", "", "force the accelerator: kvm or tcg (default: kvm only where the CPU shows vmx/svm and /dev/kvm works)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if (*join == "") != (*token == "") {
+		fmt.Fprintln(os.Stderr, "siroccod agent: --join and --token go together")
+		return 2
+	}
+	if *accel != "" && *accel != "kvm" && *accel != "tcg" {
+		fmt.Fprintf(os.Stderr, "siroccod agent: --accel %q: want kvm or tcg\n", *accel)
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(os.Stderr, "siroccod agent: --log-level %q: %v\n", *level, err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	opts := agent.Options{StateDir: *stateDir, Accel: *accel, Log: log}
+	var a *agent.Agent
+	var err error
+	if *join != "" {
+		a, err = agent.Join(ctx, *join, *token, opts)
+		if err == nil {
+			log.Info("joined the control plane", "server", *join, "host", a.HostID())
+		}
+	} else {
+		a, err = agent.Load(opts)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "siroccod agent: %v\n", err)
+		return 1
+	}
+	log.Info("agent running", "host", a.HostID(), "state_dir", *stateDir)
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "siroccod agent: %v\n", err)
+		return 1
+	}
+	return 0
+}
