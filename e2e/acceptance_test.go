@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sirocco-cloud/sirocco/api"
 )
 
 // cli runs the sirocco binary with its own configuration directory.
@@ -67,7 +70,7 @@ func lastMailToken(t *testing.T, d *daemon) string {
 // whose policy allows only NZ cannot create a VDC in an AU zone.
 func TestAcceptance(t *testing.T) {
 	dataDir := t.TempDir()
-	d := launch(t, dataDir, "https", "--seed-demo")
+	d := launch(t, dataDir, "https", "--seed-demo", "--local-host")
 	fp := regexp.MustCompile(`sha256:[0-9a-f]{64}`).FindString(d.log.String())
 	if fp == "" {
 		t.Fatalf("siroccod printed no certificate fingerprint:\n%s", d.log.String())
@@ -87,6 +90,12 @@ func TestAcceptance(t *testing.T) {
 	c.ok("", "zone", "create", "nz-akl-1a", "--region", "nz-akl")
 	if zones := c.ok("", "zone", "list"); !strings.Contains(zones, "au-syd-1a") || !strings.Contains(zones, "nz-akl-1a") {
 		t.Fatalf("zones:\n%s", zones)
+	}
+	// --local-host made this machine a host of au-syd-1a through its agent.
+	var hosts struct{ Items []api.Host }
+	if err := json.Unmarshal([]byte(c.ok("", "host", "list", "-o", "json")), &hosts); err != nil || len(hosts.Items) != 1 ||
+		hosts.Items[0].Zone != "au-syd-1a" || hosts.Items[0].State != api.HostReady || hosts.Items[0].Capacity.VCPU < 1 {
+		t.Fatalf("local host: %v %+v", err, hosts.Items)
 	}
 
 	// A tenant signs up, verifies its address and logs in.

@@ -90,7 +90,8 @@ func launch(t *testing.T, dataDir, scheme string, extra ...string) *daemon {
 		res, err := insecureClient.Get(d.url + "/readyz")
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			// Ready, and done starting (the banner comes after the local host joined).
+			if res.StatusCode == http.StatusOK && strings.Contains(log.String(), "Sirocco is running.") {
 				return d
 			}
 		}

@@ -35,6 +35,8 @@ type serveConfig struct {
 	RateLimit    float64
 	RateBurst    int
 	Heartbeat    time.Duration
+	LocalHost    bool
+	LocalZone    string
 }
 
 func defaultDataDir() string {
@@ -69,6 +71,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "how long a singleton loop's lease outlives its holder")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "API requests per second per token, session or anonymous address")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "API request burst above --rate-limit")
+	fs.BoolVar(&c.LocalHost, "local-host", false, "also make this machine a hypervisor host, with an in-process agent (a one-machine cloud)")
+	fs.StringVar(&c.LocalZone, "local-zone", "au-syd-1a", "zone of the local host, with --local-host")
 	fs.DurationVar(&c.Heartbeat, "heartbeat-interval", 10*time.Second, "how often agents report; a host missing three reports is marked down")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +109,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.LocalHost && c.InsecureHTTP {
+		return errors.New("--local-host needs TLS: its agent pins the control plane's certificate like any other")
 	}
 	if c.Heartbeat < time.Second {
 		return errors.New("--heartbeat-interval must be at least 1s")

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/sirocco-cloud/sirocco/internal/agent"
 	"github.com/sirocco-cloud/sirocco/internal/certs"
 	"github.com/sirocco-cloud/sirocco/internal/loop"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
@@ -155,6 +156,20 @@ func serve(ctx context.Context, c *serveConfig) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
+	if c.LocalHost {
+		loopback := "https://" + selfAddr(ln.Addr())
+		a, err := agent.Local(runCtx, st, loopback, fingerprint, agent.LocalHostID(), c.LocalZone,
+			agent.Options{StateDir: filepath.Join(c.DataDir, "agent"), Log: log.With("component", "agent")})
+		if err != nil {
+			cancel()
+			hs.Close()
+			wg.Wait()
+			return fmt.Errorf("local host: %w", err)
+		}
+		wg.Go(func() { a.Run(runCtx) })
+		log.Info("local host joined", "host", a.HostID(), "zone", c.LocalZone)
+	}
+
 	log.Info("siroccod serving", "url", c.publicURL(), "listen", ln.Addr().String(), "replica", holder, "tls_fingerprint", fingerprint)
 	printBanner(c, fingerprint, pwFile)
 
@@ -190,6 +205,15 @@ func printBanner(c *serveConfig, fingerprint, pwFile string) {
 		login += " --fingerprint " + fingerprint
 	}
 	fmt.Fprintf(os.Stdout, "  CLI:      %s\n\n", login)
+}
+
+// selfAddr is how this process reaches its own listener.
+func selfAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func hostOf(u string) string {
