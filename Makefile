@@ -9,7 +9,7 @@ DATA_DIR ?= $(HOME)/.local/share/sirocco
 PKG ?= ./...
 
 # Debian packages siroccod and the tests need.
-DEB_PACKAGES := postgresql ca-certificates
+DEB_PACKAGES := postgresql ca-certificates qemu-system-x86 qemu-utils
 
 .PHONY: deps build run test bench clean
 
@@ -39,7 +39,7 @@ build:
 	$(GO) build -o bin/sirocco ./cmd/sirocco
 
 run: deps build
-	bin/siroccod serve --data-dir "$(DATA_DIR)" --seed-demo
+	bin/siroccod serve --data-dir "$(DATA_DIR)" --seed-demo --local-host
 
 test: deps
 	scripts/test.sh $(PKG)
@@ -49,3 +49,15 @@ bench:
 
 clean:
 	rm -rf bin
+
+# image builds the busybox test guest (Debian cloud kernel + initramfs) from
+# Debian packages into the cache the tests use; image-debian builds the slower
+# debootstrap guest with the real cloud-init and openssh-server.
+# See images/testguest/README.md.
+CACHE_DIR ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/sirocco
+.PHONY: image image-debian
+image: deps
+	images/testguest/build.sh "$(CACHE_DIR)/testguest"
+
+image-debian: deps
+	images/testguest/build-debian.sh "$(CACHE_DIR)/testguest-debian"
