@@ -106,3 +106,38 @@ func Errorf(status int, code, format string, args ...any) *Error {
 func NotFound(kind, id string) *Error {
 	return Errorf(http.StatusNotFound, CodeNotFound, "%s %q not found", kind, id)
 }
+
+// CodeForStatus is the code for an HTTP status when nothing more specific
+// is known: the server uses it for its framework's own errors, the SDK for
+// answers without a problem document (from a proxy in front, say).
+func CodeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeInvalidRequest
+	case http.StatusUnprocessableEntity:
+		return CodeValidation
+	case http.StatusUnauthorized:
+		return CodeUnauthenticated
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusPreconditionFailed:
+		return CodePreconditionFailed
+	case http.StatusPreconditionRequired:
+		return CodePreconditionMissing
+	case http.StatusRequestEntityTooLarge:
+		return CodePayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMedia
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return CodeUnavailable
+	}
+	return CodeInternal
+}

@@ -297,44 +297,10 @@ func decodeError(res *http.Response) *api.Error {
 	}
 	return &api.Error{
 		Status: res.StatusCode,
-		Code:   CodeForStatus(res.StatusCode),
+		Code:   api.CodeForStatus(res.StatusCode),
 		Title:  http.StatusText(res.StatusCode),
 		Detail: detail,
 	}
-}
-
-// CodeForStatus is the code an answer without a problem document (from a
-// proxy in front of the server, say) is given.
-func CodeForStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return api.CodeInvalidRequest
-	case http.StatusUnprocessableEntity:
-		return api.CodeValidation
-	case http.StatusUnauthorized:
-		return api.CodeUnauthenticated
-	case http.StatusForbidden:
-		return api.CodeForbidden
-	case http.StatusNotFound:
-		return api.CodeNotFound
-	case http.StatusMethodNotAllowed:
-		return api.CodeMethodNotAllowed
-	case http.StatusConflict:
-		return api.CodeConflict
-	case http.StatusPreconditionFailed:
-		return api.CodePreconditionFailed
-	case http.StatusPreconditionRequired:
-		return api.CodePreconditionMissing
-	case http.StatusRequestEntityTooLarge:
-		return api.CodePayloadTooLarge
-	case http.StatusUnsupportedMediaType:
-		return api.CodeUnsupportedMedia
-	case http.StatusTooManyRequests:
-		return api.CodeRateLimited
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return api.CodeUnavailable
-	}
-	return api.CodeInternal
 }
 
 // get reads one object.

@@ -23,7 +23,7 @@ func installErrorModel() {
 }
 
 func newHumaError(status int, msg string, errs ...error) huma.StatusError {
-	e := &api.Error{Status: status, Title: http.StatusText(status), Detail: msg, Code: codeFor(status)}
+	e := &api.Error{Status: status, Title: http.StatusText(status), Detail: msg, Code: api.CodeForStatus(status)}
 	if status >= 500 {
 		// Never echo internals; handlers log them with the request ID.
 		e.Detail = "internal error"
@@ -44,36 +44,6 @@ func newHumaError(status int, msg string, errs ...error) huma.StatusError {
 		e.Errors = nil
 	}
 	return e
-}
-
-func codeFor(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return api.CodeInvalidRequest
-	case http.StatusUnprocessableEntity:
-		return api.CodeValidation
-	case http.StatusUnauthorized:
-		return api.CodeUnauthenticated
-	case http.StatusForbidden:
-		return api.CodeForbidden
-	case http.StatusNotFound:
-		return api.CodeNotFound
-	case http.StatusMethodNotAllowed:
-		return api.CodeMethodNotAllowed
-	case http.StatusConflict:
-		return api.CodeConflict
-	case http.StatusPreconditionFailed:
-		return api.CodePreconditionFailed
-	case http.StatusRequestEntityTooLarge:
-		return api.CodePayloadTooLarge
-	case http.StatusUnsupportedMediaType:
-		return api.CodeUnsupportedMedia
-	case http.StatusTooManyRequests:
-		return api.CodeRateLimited
-	case http.StatusServiceUnavailable:
-		return api.CodeUnavailable
-	}
-	return api.CodeInternal
 }
 
 // writeProblem writes an error from middleware, outside Huma.
