@@ -110,10 +110,24 @@ func TestAgentJoinAndHeartbeats(t *testing.T) {
 			clk.Advance(-35 * time.Second)
 			beat(api.HostReady)
 
-			// A draining host stays draining while its agent reports.
+			// A draining host stays draining while its agent reports, and
+			// after it went down and came back.
 			draining := api.HostDraining
 			e.do("PATCH", "/api/v1/hosts/hv1", admin, api.HostUpdate{State: &draining}).must(t, http.StatusOK)
 			beat(api.HostDraining)
+			clk.Advance(time.Minute)
+			if err := e.srv.CheckHeartbeats(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			e.do("GET", "/api/v1/hosts/hv1", admin, nil).must(t, http.StatusOK).decode(t, &h)
+			if h.State != api.HostDown {
+				t.Fatalf("silent draining host is %s, want down", h.State)
+			}
+			clk.Advance(-time.Minute)
+			beat(api.HostDraining)
+			ready := api.HostReady
+			e.do("PATCH", "/api/v1/hosts/hv1", admin, api.HostUpdate{State: &ready}).must(t, http.StatusOK)
+			beat(api.HostReady)
 		})
 	}
 }

@@ -62,7 +62,8 @@ type Heartbeat struct {
 }
 
 // RecordHeartbeat stores a host's report and brings a pending or down host
-// to ready (a draining host stays draining). It returns the host's state.
+// back to ready, or to draining if the operator drained it. It returns the
+// host's state.
 func (tx *Tx) RecordHeartbeat(ctx context.Context, hostID string, hb Heartbeat) (string, error) {
 	now := ts(tx.Now())
 	var state string
@@ -70,7 +71,7 @@ func (tx *Tx) RecordHeartbeat(ctx context.Context, hostID string, hb Heartbeat) 
 		last_heartbeat = $7,
 		version = CASE WHEN state IN ('pending', 'down') THEN version + 1 ELSE version END,
 		updated_at = CASE WHEN state IN ('pending', 'down') THEN $7 ELSE updated_at END,
-		state = CASE WHEN state IN ('pending', 'down') THEN 'ready' ELSE state END
+		state = CASE WHEN state IN ('pending', 'down') THEN (CASE WHEN drain THEN 'draining' ELSE 'ready' END) ELSE state END
 		WHERE id = $1 RETURNING state`, hostID, hb.VCPU, hb.MemoryMiB, hb.DiskGiB, hb.Acceleration, hb.AgentVersion, now).Scan(&state))
 	if err != nil {
 		return "", fmt.Errorf("record heartbeat of %s: %w", hostID, err)

@@ -102,7 +102,10 @@ func (tx *Tx) ListHosts(ctx context.Context, f HostFilter, p Page) ([]Host, stri
 // UpdateHost writes a changed host (everything but its zone) and bumps its version.
 func (tx *Tx) UpdateHost(ctx context.Context, h *Host) error {
 	h.updated(tx.Now())
-	err := expectOne(tx.exec(ctx, `UPDATE hosts SET state = $2, vcpu = $3, memory_mib = $4, disk_gib = $5,
+	// drain follows the operator's ready/draining choice and survives the
+	// agent-driven pending and down states.
+	err := expectOne(tx.exec(ctx, `UPDATE hosts SET state = $2,
+		drain = CASE WHEN $2 = 'draining' THEN TRUE WHEN $2 = 'ready' THEN FALSE ELSE drain END, vcpu = $3, memory_mib = $4, disk_gib = $5,
 		cpu_overcommit = $6, memory_overcommit = $7, acceleration = $8, agent_version = $9, last_heartbeat = $10,
 		version = $11, updated_at = $12 WHERE id = $1`,
 		h.ID, h.State, h.VCPU, h.MemoryMiB, h.DiskGiB, h.CPUOvercommit, h.MemoryOvercommit,
