@@ -13,6 +13,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"net/smtp"
+	"os"
 	"strings"
 	"time"
 )
@@ -106,7 +107,15 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-func (s *SMTPSender) send(ctx context.Context, to *netmail.Address, m Message) error {
+func (s *SMTPSender) send(ctx context.Context, to *netmail.Address, m Message) (err error) {
+	defer func() {
+		// The connection's deadline is ctx's, so a connection timeout is
+		// ctx's deadline passing, even when the connection's timer fired a
+		// moment before ctx's own.
+		if errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+	}()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
