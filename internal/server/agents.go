@@ -69,7 +69,7 @@ func (s *Server) agentRoutes() {
 }
 
 // readAgent decodes an agent message, checking its protocol version.
-func readAgent(w http.ResponseWriter, r *http.Request, v any, protocol func() int) *api.Error {
+func readAgent(r *http.Request, v any, protocol func() int) *api.Error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -92,7 +92,7 @@ func (s *Server) heartbeatSeconds() int { return int(s.cfg.HeartbeatInterval / t
 func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req agentapi.JoinRequest
-	if e := readAgent(w, r, &req, func() int { return req.Protocol }); e != nil {
+	if e := readAgent(r, &req, func() int { return req.Protocol }); e != nil {
 		writeProblem(w, r, e)
 		return
 	}
@@ -129,7 +129,7 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var hb agentapi.Heartbeat
-	if e := readAgent(w, r, &hb, func() int { return hb.Protocol }); e != nil {
+	if e := readAgent(r, &hb, func() int { return hb.Protocol }); e != nil {
 		writeProblem(w, r, e)
 		return
 	}
