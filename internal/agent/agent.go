@@ -50,6 +50,9 @@ type Options struct {
 	StateDir string
 	// Accel overrides acceleration detection ("kvm" or "tcg"); empty detects.
 	Accel string
+	// Capacity, when set, is reported instead of this machine's (simulated
+	// hosts only).
+	Capacity *api.Capacity
 	Log   *slog.Logger
 }
 
@@ -195,6 +198,9 @@ func pinnedClient(fingerprint string) *http.Client {
 // capacity measures what this host offers: its CPUs, memory and the space in
 // the state directory's filesystem.
 func (a *Agent) capacity() api.Capacity {
+	if a.opts.Capacity != nil {
+		return *a.opts.Capacity
+	}
 	c := api.Capacity{VCPU: runtime.NumCPU(), MemoryMiB: memTotalMiB()}
 	var st syscall.Statfs_t
 	dir := a.opts.StateDir

@@ -27,10 +27,21 @@ func Local(ctx context.Context, st *store.Store, server, fingerprint, hostID, zo
 	} else if !errors.Is(err, ErrNotJoined) {
 		return nil, err
 	}
+	token, err := Enrol(ctx, st, hostID, zone, fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return Join(ctx, server, token, opts)
+}
+
+// Enrol registers host hostID in zone if it is missing and returns a fresh
+// join token for it, for agents the control plane starts itself (the local
+// host, simulated hosts); operators use `sirocco host add` instead.
+func Enrol(ctx context.Context, st *store.Store, hostID, zone, fingerprint string) (string, error) {
 	secret, hash := auth.NewSecret("sjt_")
 	err := st.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetZone(ctx, zone); err != nil {
-			return fmt.Errorf("zone %s for the local host: %w", zone, err)
+			return fmt.Errorf("zone %s for host %s: %w", zone, hostID, err)
 		}
 		if _, err := tx.GetHost(ctx, hostID); errors.Is(err, store.ErrNotFound) {
 			h := &store.Host{Meta: store.Meta{ID: hostID}, ZoneID: zone, State: api.HostPending, CPUOvercommit: 4, MemoryOvercommit: 1}
@@ -43,9 +54,9 @@ func Local(ctx context.Context, st *store.Store, server, fingerprint, hostID, zo
 		return tx.CreateJoinToken(ctx, hash, hostID, "", time.Now().Add(time.Minute))
 	})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return Join(ctx, server, agentapi.JoinToken{Secret: secret, Fingerprint: fingerprint}.String(), opts)
+	return agentapi.JoinToken{Secret: secret, Fingerprint: fingerprint}.String(), nil
 }
 
 // LocalHostID names the local host after the machine.
