@@ -53,7 +53,7 @@ type Options struct {
 	// Capacity, when set, is reported instead of this machine's (simulated
 	// hosts only).
 	Capacity *api.Capacity
-	Log   *slog.Logger
+	Log      *slog.Logger
 }
 
 // Agent is one host's agent.
