@@ -49,22 +49,9 @@ func (a *app) hostCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a host",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			h, err := c.GetHost(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return show(a, h, hostCols)
-		},
-	})
+	cmd.AddCommand(getCmd(a, "Show a host", func(ctx context.Context, c *client.Client, name string) (*api.Host, error) {
+		return c.GetHost(ctx, name)
+	}, hostCols))
 
 	var in api.HostCreate
 	var oc api.Overcommit
@@ -177,22 +164,9 @@ func (a *app) hostCmd() *cobra.Command {
 		setState("ready", api.HostReady, "Let a drained host take new VMs again (provider-admin)", "is ready for new VMs"),
 	)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "delete NAME",
-		Short: "Remove a host (provider-admin)",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteHost(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			a.done("Host %s deleted.", args[0])
-			return nil
-		},
-	})
+	cmd.AddCommand(deleteCmd(a, "Remove a host (provider-admin)", "Host %s deleted.", func(ctx context.Context, c *client.Client, name string) error {
+		return c.DeleteHost(ctx, name)
+	}))
 	return cmd
 }
 

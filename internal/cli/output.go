@@ -234,3 +234,44 @@ func parseLabels(kvs []string) (api.Labels, error) {
 	}
 	return l, nil
 }
+
+// getCmd is `<noun> get NAME` for a catalogue object addressed by name.
+func getCmd[T any](a *app, short string, get func(ctx context.Context, c *client.Client, name string) (*T, error), cols []col[T]) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get NAME",
+		Short: short,
+		Args:  args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			v, err := get(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			return show(a, v, cols)
+		},
+	}
+}
+
+// deleteCmd is `<noun> delete NAME` for an object that goes at once; done
+// is the confirmation, with %s for the name.
+func deleteCmd(a *app, short, done string, del func(ctx context.Context, c *client.Client, name string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: short,
+		Args:  args("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.authed()
+			if err != nil {
+				return err
+			}
+			if err := del(cmd.Context(), c, args[0]); err != nil {
+				return err
+			}
+			a.done(done, args[0])
+			return nil
+		},
+	}
+}

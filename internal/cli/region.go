@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/client"
 )
 
 var regionCols = []col[api.Region]{
@@ -36,22 +39,9 @@ func (a *app) regionCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a region",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			r, err := c.GetRegion(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return show(a, r, regionCols)
-		},
-	})
+	cmd.AddCommand(getCmd(a, "Show a region", func(ctx context.Context, c *client.Client, name string) (*api.Region, error) {
+		return c.GetRegion(ctx, name)
+	}, regionCols))
 
 	var in api.RegionCreate
 	var createLabels []string
@@ -118,21 +108,8 @@ func (a *app) regionCmd() *cobra.Command {
 	update.Flags().StringArrayVar(&updateLabels, "label", nil, "label key=value (repeatable; replaces all labels)")
 	cmd.AddCommand(update)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a region without zones (provider-admin)",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteRegion(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			a.done("Region %s deleted.", args[0])
-			return nil
-		},
-	})
+	cmd.AddCommand(deleteCmd(a, "Delete a region without zones (provider-admin)", "Region %s deleted.", func(ctx context.Context, c *client.Client, name string) error {
+		return c.DeleteRegion(ctx, name)
+	}))
 	return cmd
 }

@@ -41,22 +41,9 @@ func (a *app) sizeCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a size",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			s, err := c.GetSize(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return show(a, s, sizeCols)
-		},
-	})
+	cmd.AddCommand(getCmd(a, "Show a size", func(ctx context.Context, c *client.Client, name string) (*api.Size, error) {
+		return c.GetSize(ctx, name)
+	}, sizeCols))
 
 	var in api.SizeCreate
 	var createLabels []string
@@ -138,21 +125,8 @@ func (a *app) sizeCmd() *cobra.Command {
 	uf.StringArrayVar(&updateLabels, "label", nil, "label key=value (repeatable; replaces all labels)")
 	cmd.AddCommand(update)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "delete NAME",
-		Short: "Remove a size from the catalog (provider-admin)",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteSize(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			a.done("Size %s deleted.", args[0])
-			return nil
-		},
-	})
+	cmd.AddCommand(deleteCmd(a, "Remove a size from the catalog (provider-admin)", "Size %s deleted.", func(ctx context.Context, c *client.Client, name string) error {
+		return c.DeleteSize(ctx, name)
+	}))
 	return cmd
 }

@@ -40,22 +40,9 @@ func (a *app) zoneCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a zone",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			z, err := c.GetZone(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return show(a, z, zoneCols)
-		},
-	})
+	cmd.AddCommand(getCmd(a, "Show a zone", func(ctx context.Context, c *client.Client, name string) (*api.Zone, error) {
+		return c.GetZone(ctx, name)
+	}, zoneCols))
 
 	var in api.ZoneCreate
 	var createLabels []string
@@ -122,21 +109,8 @@ func (a *app) zoneCmd() *cobra.Command {
 	update.Flags().StringArrayVar(&updateLabels, "label", nil, "label key=value (repeatable; replaces all labels)")
 	cmd.AddCommand(update)
 
-	cmd.AddCommand(&cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an empty zone (provider-admin)",
-		Args:  args("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.authed()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteZone(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			a.done("Zone %s deleted.", args[0])
-			return nil
-		},
-	})
+	cmd.AddCommand(deleteCmd(a, "Delete an empty zone (provider-admin)", "Zone %s deleted.", func(ctx context.Context, c *client.Client, name string) error {
+		return c.DeleteZone(ctx, name)
+	}))
 	return cmd
 }
