@@ -38,7 +38,7 @@ func (s *Server) userRoutes() {
 			var rows []store.User
 			var next string
 			err = s.store.View(ctx, func(tx *store.Tx) error {
-				rows, next, err = tx.ListUsersByEmail(ctx, in.Email, pg)
+				rows, next, err = tx.ListUsers(ctx, store.UserFilter{Email: in.Email}, pg)
 				return err
 			})
 			if err != nil {

@@ -83,16 +83,8 @@ func (tx *Tx) ListHosts(ctx context.Context, f HostFilter, p Page) ([]Host, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("list hosts: %w", err)
 	}
-	defer rows.Close()
-	var out []Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanHost)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(h Host) string { return h.ID })

@@ -119,16 +119,8 @@ func (tx *Tx) ListInvitations(ctx context.Context, orgID, state string, now time
 	if err != nil {
 		return nil, "", fmt.Errorf("list invitations: %w", err)
 	}
-	defer rows.Close()
-	var out []Invitation
-	for rows.Next() {
-		i, err := scanInvitation(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, i)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanInvitation)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(i Invitation) string { return i.ID })

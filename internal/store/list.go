@@ -198,3 +198,17 @@ func attachLabels[T any](ctx context.Context, tx *Tx, kind string, items []T, me
 	}
 	return tx.loadLabels(ctx, kind, keys, func(id string, l map[string]string) { byID[id].Labels = l })
 }
+
+// collect scans every row of rows with scan, then closes rows.
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

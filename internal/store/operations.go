@@ -122,16 +122,8 @@ func (tx *Tx) ListOperations(ctx context.Context, f OperationFilter, p Page) ([]
 	if err != nil {
 		return nil, "", fmt.Errorf("list operations: %w", err)
 	}
-	defer rows.Close()
-	var out []Operation
-	for rows.Next() {
-		o, err := scanOp(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanOp)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(o Operation) string { return o.ID })

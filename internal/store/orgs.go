@@ -92,16 +92,8 @@ func (tx *Tx) ListOrgs(ctx context.Context, ids []string, p Page) ([]Org, string
 	if err != nil {
 		return nil, "", fmt.Errorf("list organisations: %w", err)
 	}
-	defer rows.Close()
-	var out []Org
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanOrg)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(o Org) string { return o.ID })

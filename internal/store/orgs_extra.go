@@ -84,50 +84,10 @@ func (tx *Tx) ListScopeBindings(ctx context.Context, orgID string, p Page) ([]Ro
 	if err != nil {
 		return nil, "", fmt.Errorf("list role bindings: %w", err)
 	}
-	defer rows.Close()
-	var out []RoleBinding
-	for rows.Next() {
-		b, err := scanBinding(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanBinding)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(b RoleBinding) string { return b.ID })
 	return out, next, nil
-}
-
-// ListUsersByEmail lists users, only the one with this e-mail address when
-// email is not empty.
-func (tx *Tx) ListUsersByEmail(ctx context.Context, email string, p Page) ([]User, string, error) {
-	if email == "" {
-		return tx.ListUsers(ctx, "", p)
-	}
-	var w where
-	w.add("t.email = ?", NormalizeEmail(email))
-	tail, err := w.page("user", p)
-	if err != nil {
-		return nil, "", err
-	}
-	rows, err := tx.query(ctx, `SELECT `+userCols+` FROM users t`+w.String()+tail, w.args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	out, next := trimPage(out, p, func(u User) string { return u.ID })
-	return out, next, attachLabels(ctx, tx, "user", out, func(u *User) *Meta { return &u.Meta })
 }

@@ -61,16 +61,8 @@ func (tx *Tx) ListRegions(ctx context.Context, p Page) ([]Region, string, error)
 	if err != nil {
 		return nil, "", fmt.Errorf("list regions: %w", err)
 	}
-	defer rows.Close()
-	var out []Region
-	for rows.Next() {
-		r, err := scanRegion(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanRegion)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(r Region) string { return r.ID })
@@ -141,16 +133,8 @@ func (tx *Tx) ListZones(ctx context.Context, region string, p Page) ([]Zone, str
 	if err != nil {
 		return nil, "", fmt.Errorf("list zones: %w", err)
 	}
-	defer rows.Close()
-	var out []Zone
-	for rows.Next() {
-		z, err := scanZone(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, z)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanZone)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(z Zone) string { return z.ID })

@@ -67,16 +67,8 @@ func (tx *Tx) ListSizes(ctx context.Context, f SizeFilter, p Page) ([]Size, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("list sizes: %w", err)
 	}
-	defer rows.Close()
-	var out []Size
-	for rows.Next() {
-		z, err := scanSize(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, z)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanSize)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(z Size) string { return z.ID })

@@ -82,16 +82,8 @@ func (tx *Tx) ListTokens(ctx context.Context, userID, orgID string, p Page) ([]T
 	if err != nil {
 		return nil, "", fmt.Errorf("list tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		k, err := scanToken(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanToken)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(k Token) string { return k.ID })

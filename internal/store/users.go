@@ -71,11 +71,20 @@ func (tx *Tx) GetUserByEmail(ctx context.Context, email string) (*User, error) {
 	return &u, nil
 }
 
-// ListUsers lists users, optionally only members of one organisation.
-func (tx *Tx) ListUsers(ctx context.Context, orgID string, p Page) ([]User, string, error) {
+// UserFilter narrows ListUsers; empty fields match every user.
+type UserFilter struct {
+	OrgID string // members of this organisation
+	Email string // the user with this address
+}
+
+// ListUsers lists users.
+func (tx *Tx) ListUsers(ctx context.Context, f UserFilter, p Page) ([]User, string, error) {
 	var w where
-	if orgID != "" {
-		w.add("EXISTS (SELECT 1 FROM role_bindings b WHERE b.user_id = t.id AND b.org_id = ?)", orgID)
+	if f.OrgID != "" {
+		w.add("EXISTS (SELECT 1 FROM role_bindings b WHERE b.user_id = t.id AND b.org_id = ?)", f.OrgID)
+	}
+	if f.Email != "" {
+		w.add("t.email = ?", NormalizeEmail(f.Email))
 	}
 	tail, err := w.page("user", p)
 	if err != nil {
@@ -85,16 +94,8 @@ func (tx *Tx) ListUsers(ctx context.Context, orgID string, p Page) ([]User, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanUser)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(u User) string { return u.ID })

@@ -96,16 +96,8 @@ func (tx *Tx) ListVDCs(ctx context.Context, orgID string, p Page) ([]VDC, string
 	if err != nil {
 		return nil, "", fmt.Errorf("list vdcs: %w", err)
 	}
-	defer rows.Close()
-	var out []VDC
-	for rows.Next() {
-		v, err := scanVDC(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanVDC)
+	if err != nil {
 		return nil, "", err
 	}
 	out, next := trimPage(out, p, func(v VDC) string { return v.ID })
