@@ -81,3 +81,100 @@ func ParseJoinToken(s string) (JoinToken, error) {
 	}
 	return JoinToken{Secret: parts[1], Fingerprint: "sha256:" + strings.ToLower(parts[2])}, nil
 }
+
+// PathSync is the agent's reconcile call: it reports what runs on the host
+// and receives what should, long-polling until something changes.
+const PathSync = "/api/agent/v1/sync"
+
+// PathImageFile serves a catalog image's file to an agent's cache:
+// GET PathImageFile + "/{image}/{file}" (file: disk, kernel or initrd).
+const PathImageFile = "/api/agent/v1/images"
+
+// PathConsole is where an agent connects, by WebSocket, the serial console a
+// client asked for: GET PathConsole + "/{session}".
+const PathConsole = "/api/agent/v1/console"
+
+// SyncRequest reports the host's observed state. Generation is the host
+// generation of the last SyncResponse the agent applied; with Wait set, the
+// control plane holds the answer (up to about 25 s) until the host's desired
+// state has moved past it or a console is asked for.
+type SyncRequest struct {
+	Protocol   int          `json:"protocol"`
+	Generation int64        `json:"generation"`
+	Wait       bool         `json:"wait"`
+	VMs        []ObservedVM `json:"vms"`
+	// Images are the image IDs in the host's verified cache.
+	Images []string `json:"images"`
+}
+
+// ObservedVM is one VM as the host sees it.
+type ObservedVM struct {
+	ID string `json:"id"`
+	// State is one of the api.VM* states the host can report: creating,
+	// starting, running, stopping, stopped, error. A VM the host does not
+	// have is simply absent.
+	State string `json:"state"`
+	// Message says what the host is doing or, in state error, what failed.
+	Message string `json:"message,omitempty"`
+	// Generation is the VM's desired generation the host has finished
+	// applying (successfully or in error).
+	Generation int64    `json:"generation"`
+	Snapshots  []string `json:"snapshots"`
+	VCPU       int      `json:"vcpu"`
+	MemoryMiB  int64    `json:"memory_mib"`
+	DiskGiB    int64    `json:"disk_gib"`
+}
+
+// SyncResponse is the desired state of every VM placed on the host.
+type SyncResponse struct {
+	Generation int64        `json:"generation"`
+	VMs        []DesiredVM  `json:"vms"`
+	Consoles   []ConsoleReq `json:"consoles,omitempty"`
+}
+
+// DesiredVM is what a VM should be. Power is running, stopped or deleted
+// (delete it, then stop reporting it). Generation rises on every change; the
+// one-shot actions (reboot, forced power-off, revert) apply when their
+// generation is above the one the host last applied for the VM.
+type DesiredVM struct {
+	ID         string   `json:"id"`
+	Generation int64    `json:"generation"`
+	Power      string   `json:"power" enum:"running,stopped,deleted"`
+	Name       string   `json:"name"`
+	Hostname   string   `json:"hostname"`
+	VCPU       int      `json:"vcpu"`
+	MemoryMiB  int64    `json:"memory_mib"`
+	DiskGiB    int64    `json:"disk_gib"`
+	Image      Image    `json:"image"`
+	SSHKeys    []string `json:"ssh_keys,omitempty"`
+	UserData   string   `json:"user_data,omitempty"`
+	// Snapshots that should exist on the root disk; others are deleted.
+	Snapshots []string `json:"snapshots"`
+	// StopTimeoutSeconds bounds a graceful stop before the VM is forced off.
+	StopTimeoutSeconds int    `json:"stop_timeout_seconds"`
+	RebootAt           int64  `json:"reboot_at,omitempty"`
+	ForceOffAt         int64  `json:"force_off_at,omitempty"`
+	RevertAt           int64  `json:"revert_at,omitempty"`
+	RevertTo           string `json:"revert_to,omitempty"`
+}
+
+// Image is what a host needs to fetch and verify an image for its cache.
+type Image struct {
+	ID      string      `json:"id"`
+	Kind    string      `json:"kind"` // api.ImageKindDisk or api.ImageKindKernel
+	Cmdline string      `json:"cmdline,omitempty"`
+	Files   []ImageFile `json:"files"`
+}
+
+// ImageFile is one file of an Image, fetched from PathImageFile.
+type ImageFile struct {
+	Name   string `json:"name"` // api.ImageFileDisk, ImageFileKernel or ImageFileInitrd
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// ConsoleReq asks the agent to connect VM's serial console to session.
+type ConsoleReq struct {
+	Session string `json:"session"`
+	VM      string `json:"vm"`
+}
