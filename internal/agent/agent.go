@@ -1,9 +1,11 @@
 // Package agent is the Sirocco hypervisor agent: it joins the control plane
 // with a one-time token (pinning the control plane's certificate from the
 // fingerprint in the token), keeps its credential in a state directory, and
-// reports its host's capacity and acceleration in heartbeats. Reconciling the
-// host's VMs (desired state from the control plane, observed state back)
-// builds on this loop.
+// reports its host's capacity and acceleration in heartbeats. With a compute
+// driver it also reconciles the host's VMs: it long-polls the control plane
+// for their desired state, applies it through the driver and reports what it
+// observes (sync.go, reconcile.go), fetching images into a verified cache
+// (cache.go) and serving serial consoles over WebSocket (console.go).
 package agent
 
 import (
@@ -53,6 +55,11 @@ type Options struct {
 	// Capacity, when set, is reported instead of this machine's (simulated
 	// hosts only).
 	Capacity *api.Capacity
+	// Driver runs the host's VMs. Nil only heartbeats (simulated fleets).
+	Driver compute.Driver
+	// ImageDir is the host's image cache. Default StateDir/images. QEMU
+	// must be able to read it when it runs as another user.
+	ImageDir string
 	Log      *slog.Logger
 }
 
@@ -134,9 +141,29 @@ func (a *Agent) Heartbeat(ctx context.Context) (*agentapi.HeartbeatResponse, err
 	return &resp, nil
 }
 
-// Run heartbeats until ctx ends. A control plane that cannot be reached is
-// retried at the same pace: the host's VMs never depend on it.
+// Run heartbeats and, with a Driver, reconciles the host's VMs until ctx
+// ends. A control plane that cannot be reached is retried: the host's VMs
+// never depend on it.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.opts.Log == nil {
+		a.opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if a.opts.Driver == nil {
+		return a.heartbeats(ctx)
+	}
+	s, err := a.newSyncer()
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); a.heartbeats(ctx) }()
+	s.run(ctx)
+	<-done
+	return nil
+}
+
+// heartbeats reports at the pace the control plane asks for until ctx ends.
+func (a *Agent) heartbeats(ctx context.Context) error {
 	if a.every == 0 {
 		a.every = 10 * time.Second
 	}
@@ -159,6 +186,12 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) call(ctx context.Context, path, credential string, in, out any) error {
+	return a.callWith(ctx, a.client, 1<<20, path, credential, in, out)
+}
+
+// callWith POSTs in as JSON to path with client and decodes an answer of up
+// to limit bytes into out.
+func (a *Agent) callWith(ctx context.Context, client *http.Client, limit int64, path, credential string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -172,12 +205,12 @@ func (a *Agent) call(ctx context.Context, path, credential string, in, out any) 
 	if credential != "" {
 		req.Header.Set("Authorization", "Bearer "+credential)
 	}
-	res, err := a.client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit))
 	if err != nil {
 		return err
 	}

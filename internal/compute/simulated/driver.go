@@ -20,14 +20,19 @@ import (
 // the semantics (idempotent start and stop, reboot of a stopped VM refused,
 // delete of a missing VM accepted) match the QEMU driver's.
 type Driver struct {
-	mu  sync.Mutex
-	vms map[string]*compute.VM
+	mu    sync.Mutex
+	vms   map[string]*compute.VM
+	snaps map[string][]string // per VM, in creation order
 }
 
-var _ compute.Driver = (*Driver)(nil)
+var (
+	_ compute.Driver      = (*Driver)(nil)
+	_ compute.Resizer     = (*Driver)(nil)
+	_ compute.Snapshotter = (*Driver)(nil)
+)
 
 // NewDriver returns an empty simulated host.
-func NewDriver() *Driver { return &Driver{vms: map[string]*compute.VM{}} }
+func NewDriver() *Driver { return &Driver{vms: map[string]*compute.VM{}, snaps: map[string][]string{}} }
 
 func (d *Driver) get(id string) (*compute.VM, error) {
 	vm, ok := d.vms[id]
@@ -97,6 +102,7 @@ func (d *Driver) Delete(_ context.Context, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.vms, id)
+	delete(d.snaps, id)
 	return nil
 }
 
@@ -121,4 +127,93 @@ func (d *Driver) List(context.Context) ([]compute.VM, error) {
 	}
 	slices.SortFunc(out, func(a, b compute.VM) int { return strings.Compare(a.Spec.ID, b.Spec.ID) })
 	return out, nil
+}
+
+// stopped returns the VM if it is stopped, ErrRunning otherwise. d.mu must
+// be held.
+func (d *Driver) stopped(id string) (*compute.VM, error) {
+	vm, err := d.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if vm.State != compute.StateStopped {
+		return nil, fmt.Errorf("simulated vm %s: %w", id, compute.ErrRunning)
+	}
+	return vm, nil
+}
+
+// Resize changes a stopped VM's size; as with QEMU, disks only grow.
+func (d *Driver) Resize(_ context.Context, id string, vcpu int, memoryMiB, diskGiB int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vm, err := d.stopped(id)
+	if err != nil {
+		return err
+	}
+	spec := vm.Spec
+	spec.VCPU, spec.MemoryMiB = vcpu, memoryMiB
+	if diskGiB > 0 {
+		if diskGiB < spec.DiskGiB {
+			return fmt.Errorf("resize simulated vm %s: %w: disks only grow", id, compute.ErrInvalidSpec)
+		}
+		spec.DiskGiB = diskGiB
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	vm.Spec = spec
+	return nil
+}
+
+// Snapshot records snapshot name of a stopped VM.
+func (d *Driver) Snapshot(_ context.Context, id, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.stopped(id); err != nil {
+		return err
+	}
+	if slices.Contains(d.snaps[id], name) {
+		return fmt.Errorf("snapshot %s of simulated vm %s: %w", name, id, compute.ErrExists)
+	}
+	d.snaps[id] = append(d.snaps[id], name)
+	return nil
+}
+
+// RestoreSnapshot checks that a stopped VM has snapshot name; there is no
+// disk to restore.
+func (d *Driver) RestoreSnapshot(_ context.Context, id, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.stopped(id); err != nil {
+		return err
+	}
+	if !slices.Contains(d.snaps[id], name) {
+		return fmt.Errorf("snapshot %s of simulated vm %s: %w", name, id, compute.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteSnapshot forgets snapshot name of a stopped VM.
+func (d *Driver) DeleteSnapshot(_ context.Context, id, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.stopped(id); err != nil {
+		return err
+	}
+	i := slices.Index(d.snaps[id], name)
+	if i < 0 {
+		return fmt.Errorf("snapshot %s of simulated vm %s: %w", name, id, compute.ErrNotFound)
+	}
+	d.snaps[id] = slices.Delete(d.snaps[id], i, i+1)
+	return nil
+}
+
+// ListSnapshots names the VM's snapshots.
+func (d *Driver) ListSnapshots(_ context.Context, id string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.get(id); err != nil {
+		return nil, err
+	}
+	return slices.Clone(d.snaps[id]), nil
 }
