@@ -66,6 +66,8 @@ func (s *Server) agentRoutes() {
 
 	s.mux.HandleFunc("POST "+agentapi.PathJoin, s.agentJoin)
 	s.mux.HandleFunc("POST "+agentapi.PathHeartbeat, s.agentHeartbeat)
+	s.mux.HandleFunc("POST "+agentapi.PathSync, s.agentSync)
+	s.mux.HandleFunc("GET "+agentapi.PathImageFile+"/{image}/{file}", s.agentImageFile)
 }
 
 // readAgent decodes an agent message, checking its protocol version.
@@ -121,11 +123,46 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) {
 	writeAgent(w, agentapi.JoinResponse{HostID: hostID, Credential: credential, HeartbeatSeconds: s.heartbeatSeconds()})
 }
 
-func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// agentCredential is the hash of the agent credential a request carries, or
+// a problem to answer with.
+func agentCredential(r *http.Request) (string, *api.Error) {
 	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(cred, prefixAgent) {
-		writeProblem(w, r, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "agent credential required"))
+		return "", api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "agent credential required")
+	}
+	return auth.HashSecret(cred), nil
+}
+
+// agentHost authenticates an agent request and returns its host. On failure
+// it has already written the problem and returns nil.
+func (s *Server) agentHost(w http.ResponseWriter, r *http.Request) *store.Host {
+	hash, e := agentCredential(r)
+	if e != nil {
+		writeProblem(w, r, e)
+		return nil
+	}
+	var h *store.Host
+	err := s.store.View(r.Context(), func(tx *store.Tx) error {
+		var err error
+		h, err = tx.HostByAgentCredential(r.Context(), hash)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, r, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "unknown agent credential: join the host again"))
+		return nil
+	}
+	if err != nil {
+		writeProblem(w, r, s.apiError(r.Context(), err).(*api.Error))
+		return nil
+	}
+	return h
+}
+
+func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	credHash, e := agentCredential(r)
+	if e != nil {
+		writeProblem(w, r, e)
 		return
 	}
 	var hb agentapi.Heartbeat
@@ -135,7 +172,7 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp agentapi.HeartbeatResponse
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		h, err := tx.HostByAgentCredential(ctx, auth.HashSecret(cred))
+		h, err := tx.HostByAgentCredential(ctx, credHash)
 		if err != nil {
 			return err
 		}

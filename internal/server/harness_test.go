@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
+	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
 	"github.com/sirocco-cloud/sirocco/internal/mail/mailtest"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
@@ -73,6 +74,10 @@ func newEnv(t testing.TB, dsn string, cfg Config) *env {
 	}
 	if cfg.TLSFingerprint == "" {
 		cfg.TLSFingerprint = testFingerprint
+	}
+	if cfg.Images == nil {
+		cfg.Images = &image.Catalog{Dir: filepath.Join(t.TempDir(), "images"), Img: &image.QemuImg{},
+			Limits: image.Limits{MaxVirtualBytes: 64 << 30, MaxFileBytes: 1 << 30}}
 	}
 	srv := New(cfg, st, sender, ops, log, prometheus.NewRegistry())
 	done := make(chan struct{})

@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
+	"github.com/sirocco-cloud/sirocco/internal/scheduler"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
@@ -50,6 +52,11 @@ type Config struct {
 	// HeartbeatInterval is how often agents report. Default 10 s; a host
 	// missing three is marked down.
 	HeartbeatInterval time.Duration
+	// Images keeps the catalog's files. Required for image uploads and
+	// imports and for serving images to agents.
+	Images *image.Catalog
+	// Placement ranks hosts for new VMs. Default spread.
+	Placement scheduler.Strategy
 }
 
 func (c *Config) defaults() {
@@ -92,6 +99,8 @@ type Server struct {
 	touched  *touchTracker
 	logins   *loginBrake
 	gatherer prometheus.Gatherer
+	hub      *hub
+	consoles *consoles
 }
 
 // New builds a server and registers every route.
@@ -109,7 +118,9 @@ func New(cfg Config, st *store.Store, m Mailer, ops *operation.Manager, log *slo
 		mux:     http.NewServeMux(),
 		touched: newTouchTracker(),
 		logins:  newLoginBrake(cfg.Now),
+		hub:     newHub(),
 	}
+	s.consoles = newConsoles()
 	if reg != nil {
 		s.gatherer = reg
 	}

@@ -299,7 +299,10 @@ func unfinishedOp(ctx context.Context, tx *store.Tx, kind, targetKind, targetID 
 // deleted, so a run repeated after a replica died succeeds.
 func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress operation.Progress) error {
 	progress(10, "deleting VDC")
-	return s.store.Tx(ctx, func(tx *store.Tx) error {
+	var left int
+	name := op.TargetID
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		left = 0
 		v, err := tx.GetVDC(ctx, op.OrgID, op.TargetID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -307,12 +310,29 @@ func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress
 		if err != nil {
 			return err
 		}
-		// The compute issue adds the check here: while the VDC still holds
-		// VMs (and later disks, networks, public IPs), put it back to ready
-		// and fail with 409 not_empty, naming what is left.
+		name = v.Name
+		// While the VDC still holds VMs (later also disks, networks and
+		// public IPs) it goes back to ready and the delete fails, naming
+		// what is left.
+		n, err := tx.VDCVMCount(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			v.State = store.VDCReady
+			if err := tx.UpdateVDC(ctx, v); err != nil {
+				return err
+			}
+			left = n
+			return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, fmt.Sprintf("refused: %d VMs left", n))
+		}
 		if err := tx.DeleteVDC(ctx, v.ID); err != nil {
 			return err
 		}
 		return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, fmt.Sprintf("deleted %s by operation %s", v.Name, op.ID))
 	})
+	if err == nil && left > 0 {
+		err = api.Errorf(http.StatusConflict, api.CodeNotEmpty, "VDC %q still holds %d VMs: delete them first; the VDC is ready again", name, left)
+	}
+	return err
 }
