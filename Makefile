@@ -38,8 +38,8 @@ build:
 	$(GO) build -o bin/siroccod ./cmd/siroccod
 	$(GO) build -o bin/sirocco ./cmd/sirocco
 
-run: deps build
-	bin/siroccod serve --data-dir "$(DATA_DIR)" --seed-demo --local-host
+run: deps build image
+	bin/siroccod serve --data-dir "$(DATA_DIR)" --seed-demo --local-host --demo-image "$(CACHE_DIR)/testguest"
 
 test: deps
 	scripts/test.sh $(PKG)

@@ -21,6 +21,8 @@ func runAgent(ctx context.Context, args []string) int {
 	stateDir := fs.String("state-dir", filepath.Join(defaultDataDir(), "agent"), "where the agent keeps its identity and VM files")
 	accel := fs.String("accel", "", "force the accelerator: kvm or tcg (default: kvm only where the CPU shows vmx/svm and /dev/kvm works)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	vmDir := fs.String("vm-dir", "", "where VM disks and the image cache live (default /var/lib/sirocco/hypervisor for root, else the state directory)")
+	qemuUser := fs.String("qemu-user", defaultQEMUUser(), "the unprivileged user QEMU runs as (empty: the agent's own user)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -41,9 +43,18 @@ func runAgent(ctx context.Context, args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	opts := agent.Options{StateDir: *stateDir, Accel: *accel, Log: log}
+	dir := *vmDir
+	if dir == "" {
+		dir = defaultVMDir(*stateDir)
+	}
+	hv := hypervisor{dir: dir, qemuUser: *qemuUser, accel: *accel}
+	drv, err := hv.driver()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "siroccod agent: %v\n", err)
+		return 1
+	}
+	opts := agent.Options{StateDir: *stateDir, Accel: *accel, Driver: drv, ImageDir: hv.imageDir(), Log: log}
 	var a *agent.Agent
-	var err error
 	if *join != "" {
 		a, err = agent.Join(ctx, *join, *token, opts)
 		if err == nil {

@@ -37,6 +37,10 @@ type serveConfig struct {
 	Heartbeat    time.Duration
 	LocalHost    bool
 	LocalZone    string
+	VMDir        string
+	QEMUUser     string
+	Accel        string
+	DemoImage    string
 }
 
 func defaultDataDir() string {
@@ -73,6 +77,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "API request burst above --rate-limit")
 	fs.BoolVar(&c.LocalHost, "local-host", false, "also make this machine a hypervisor host, with an in-process agent (a one-machine cloud)")
 	fs.StringVar(&c.LocalZone, "local-zone", "au-syd-1a", "zone of the local host, with --local-host")
+	fs.StringVar(&c.VMDir, "vm-dir", "", "with --local-host: where VM disks and the image cache live (default /var/lib/sirocco/hypervisor for root, else <data-dir>/agent)")
+	fs.StringVar(&c.QEMUUser, "qemu-user", defaultQEMUUser(), "with --local-host: the unprivileged user QEMU runs as (empty: siroccod's own user)")
+	fs.StringVar(&c.Accel, "accel", "", "with --local-host: force the accelerator, kvm or tcg (default: kvm only where the CPU shows vmx/svm and /dev/kvm works)")
+	fs.StringVar(&c.DemoImage, "demo-image", "", "with --seed-demo: a directory holding the test guest (vmlinuz, initrd.img, from 'make image') to publish as image sirocco-testguest")
 	fs.DurationVar(&c.Heartbeat, "heartbeat-interval", 10*time.Second, "how often agents report; a host missing three reports is marked down")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -112,6 +120,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LocalHost && c.InsecureHTTP {
 		return errors.New("--local-host needs TLS: its agent pins the control plane's certificate like any other")
+	}
+	if c.Accel != "" && c.Accel != "kvm" && c.Accel != "tcg" {
+		return fmt.Errorf("--accel %q: want kvm or tcg", c.Accel)
 	}
 	if c.Heartbeat < time.Second {
 		return errors.New("--heartbeat-interval must be at least 1s")

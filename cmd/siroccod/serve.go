@@ -19,6 +19,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/internal/agent"
 	"github.com/sirocco-cloud/sirocco/internal/certs"
+	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/loop"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
@@ -59,9 +60,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 		holder = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
 
+	catalog := &image.Catalog{Dir: filepath.Join(c.DataDir, "catalog"), Img: &image.QemuImg{},
+		Limits: image.Limits{MaxVirtualBytes: 2 << 40, MaxFileBytes: 256 << 30}}
 	if c.SeedDemo {
 		if err := seed.Demo(ctx, st); err != nil {
 			return fmt.Errorf("seed demo provider: %w", err)
+		}
+		if c.DemoImage != "" {
+			im, err := seed.PublicImage(ctx, st, catalog, demoImageName, filepath.Join(c.DemoImage, "vmlinuz"),
+				filepath.Join(c.DemoImage, "initrd.img"), "console=ttyS0 panic=-1")
+			if err != nil {
+				return fmt.Errorf("publish the test guest from %s (build it with make image): %w", c.DemoImage, err)
+			}
+			log.Info("test guest in the public catalog", "image", im.Name, "id", im.ID)
 		}
 	}
 	adminPassword, created, err := seed.Admin(ctx, st, c.AdminEmail)
@@ -113,7 +124,8 @@ func serve(ctx context.Context, c *serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ops := operation.New(st, log.With("component", "operations"), operation.Options{Holder: holder})
+	// VM operations wait on hosts, so many run at once; they are cheap.
+	ops := operation.New(st, log.With("component", "operations"), operation.Options{Holder: holder, Workers: 64})
 	srv := server.New(server.Config{
 		BaseURL:           c.publicURL(),
 		RateLimit:         c.RateLimit,
@@ -121,6 +133,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		SecureCookies:     !c.InsecureHTTP,
 		TLSFingerprint:    fingerprint,
 		HeartbeatInterval: c.Heartbeat,
+		Images:            catalog,
 	}, st, mailer, ops, log.With("component", "api"), reg)
 	loops := loop.New(st, log.With("component", "loops"), loop.Options{Holder: holder, LeaseTTL: c.LeaseTTL, Registry: reg},
 		loop.Loop{Name: "janitor", Every: time.Minute, Singleton: true, Run: func(ctx context.Context) error {
@@ -158,8 +171,21 @@ func serve(ctx context.Context, c *serveConfig) error {
 
 	if c.LocalHost {
 		loopback := "https://" + selfAddr(ln.Addr())
+		stateDir := filepath.Join(c.DataDir, "agent")
+		vmDir := c.VMDir
+		if vmDir == "" {
+			vmDir = defaultVMDir(stateDir)
+		}
+		hv := hypervisor{dir: vmDir, qemuUser: c.QEMUUser, accel: c.Accel}
+		drv, err := hv.driver()
+		if err != nil {
+			cancel()
+			hs.Close()
+			wg.Wait()
+			return fmt.Errorf("local host: %w", err)
+		}
 		a, err := agent.Local(runCtx, st, loopback, fingerprint, agent.LocalHostID(), c.LocalZone,
-			agent.Options{StateDir: filepath.Join(c.DataDir, "agent"), Log: log.With("component", "agent")})
+			agent.Options{StateDir: stateDir, Accel: c.Accel, Driver: drv, ImageDir: hv.imageDir(), Log: log.With("component", "agent")})
 		if err != nil {
 			cancel()
 			hs.Close()
@@ -223,3 +249,6 @@ func hostOf(u string) string {
 	}
 	return strings.TrimRight(u, "/")
 }
+
+// demoImageName is the test guest's name in the demo catalog.
+const demoImageName = "sirocco-testguest"
