@@ -184,6 +184,111 @@ var sdk = map[string]func(context.Context, *client.Client) error{
 	},
 	"delete-vdc": func(ctx context.Context, c *client.Client) error { _, err := c.DeleteVDC(ctx, "o1", "v1"); return err },
 
+	// VMs and snapshots.
+	"list-vms": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListVMs(ctx, "o1", client.VMListOptions{})
+		return err
+	},
+	"list-all-vms": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListProviderVMs(ctx, client.ProviderVMListOptions{})
+		return err
+	},
+	"create-vms": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateVMs(ctx, "o1", api.VMCreate{})
+		return err
+	},
+	"get-vm": func(ctx context.Context, c *client.Client) error { _, err := c.GetVM(ctx, "o1", "vm1"); return err },
+	"update-vm": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateVM(ctx, "o1", "vm1", api.VMUpdate{})
+		return err
+	},
+	"delete-vm": func(ctx context.Context, c *client.Client) error { _, err := c.DeleteVM(ctx, "o1", "vm1"); return err },
+	"start-vm":  func(ctx context.Context, c *client.Client) error { _, err := c.StartVM(ctx, "o1", "vm1"); return err },
+	"stop-vm": func(ctx context.Context, c *client.Client) error {
+		_, err := c.StopVM(ctx, "o1", "vm1", &api.VMStop{TimeoutSeconds: 5})
+		return err
+	},
+	"reboot-vm": func(ctx context.Context, c *client.Client) error { _, err := c.RebootVM(ctx, "o1", "vm1"); return err },
+	"force-off-vm": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ForceOffVM(ctx, "o1", "vm1")
+		return err
+	},
+	"resize-vm": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ResizeVM(ctx, "o1", "vm1", api.VMResize{Size: "s1"})
+		return err
+	},
+	"list-snapshots": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListSnapshots(ctx, "o1", "vm1", client.ListOptions{})
+		return err
+	},
+	"create-snapshot": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateSnapshot(ctx, "o1", "vm1", api.SnapshotCreate{})
+		return err
+	},
+	"delete-snapshot": func(ctx context.Context, c *client.Client) error {
+		_, err := c.DeleteSnapshot(ctx, "o1", "vm1", "sn1")
+		return err
+	},
+	"revert-snapshot": func(ctx context.Context, c *client.Client) error {
+		_, err := c.RevertSnapshot(ctx, "o1", "vm1", "sn1")
+		return err
+	},
+	"connect-vm-console": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ConsoleVM(ctx, "o1", "vm1")
+		return err
+	},
+	"get-residency-report": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GetResidencyReport(ctx, "o1")
+		return err
+	},
+	"get-residency-report-csv": func(ctx context.Context, c *client.Client) error {
+		return c.ResidencyReportCSV(ctx, "o1", io.Discard)
+	},
+
+	// Images.
+	"list-public-images": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListPublicImages(ctx, client.ListOptions{})
+		return err
+	},
+	"create-public-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreatePublicImage(ctx, api.ImageCreate{})
+		return err
+	},
+	"get-public-image": func(ctx context.Context, c *client.Client) error { _, err := c.GetPublicImage(ctx, "i1"); return err },
+	"update-public-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdatePublicImage(ctx, "i1", api.ImageUpdate{})
+		return err
+	},
+	"delete-public-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.DeletePublicImage(ctx, "i1")
+		return err
+	},
+	"upload-public-image-file": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UploadPublicImageFile(ctx, "i1", client.ImageUpload{File: api.ImageFileDisk, Body: strings.NewReader("x"), Size: 1})
+		return err
+	},
+	"list-images": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListImages(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"create-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateImage(ctx, "o1", api.ImageCreate{})
+		return err
+	},
+	"get-image": func(ctx context.Context, c *client.Client) error { _, err := c.GetImage(ctx, "o1", "i1"); return err },
+	"update-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateImage(ctx, "o1", "i1", api.ImageUpdate{})
+		return err
+	},
+	"delete-image": func(ctx context.Context, c *client.Client) error {
+		_, err := c.DeleteImage(ctx, "o1", "i1")
+		return err
+	},
+	"upload-image-file": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UploadImageFile(ctx, "o1", "i1", client.ImageUpload{File: api.ImageFileKernel, Body: strings.NewReader("x"), Size: 1})
+		return err
+	},
+
 	// Operations and audit.
 	"list-operations": func(ctx context.Context, c *client.Client) error {
 		_, err := c.ListOperations(ctx, client.OperationListOptions{})

@@ -113,7 +113,8 @@ func (a *app) root() *cobra.Command {
 		a.signupCmd(), a.verifyEmailCmd(), a.passwordResetCmd(), a.meCmd(),
 		a.providerCmd(), a.regionCmd(), a.zoneCmd(), a.hostCmd(), a.sizeCmd(),
 		a.orgCmd(), a.userCmd(), a.tokenCmd(), a.inviteCmd(),
-		a.vdcCmd(), a.operationCmd(), a.auditCmd(),
+		a.vdcCmd(), a.vmCmd(), a.imageCmd(), a.residencyCmd(),
+		a.operationCmd(), a.auditCmd(),
 	)
 	return root
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
+	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
 	"github.com/sirocco-cloud/sirocco/internal/mail/mailtest"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
@@ -54,7 +55,10 @@ func New(t testing.TB, tls bool) *Env {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ops := operation.New(st, log, operation.Options{Holder: "test", Poll: 50 * time.Millisecond})
-	srv := server.New(server.Config{BaseURL: "https://cloud.sirocco.test", RateLimit: 10000, RateBurst: 10000}, st, sender, ops, log, prometheus.NewRegistry())
+	images := &image.Catalog{Dir: filepath.Join(t.TempDir(), "catalog"), Img: &image.QemuImg{},
+		Limits: image.Limits{MaxVirtualBytes: 64 << 30, MaxFileBytes: 1 << 30}}
+	srv := server.New(server.Config{BaseURL: "https://cloud.sirocco.test", RateLimit: 10000, RateBurst: 10000, Images: images},
+		st, sender, ops, log, prometheus.NewRegistry())
 	done := make(chan struct{})
 	go func() { ops.Run(ctx); close(done) }()
 	hs := httptest.NewUnstartedServer(srv.Handler())
