@@ -121,6 +121,19 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 			if nv.State+"\x00"+nv.Message+fmt.Sprint(nv.ObservedGeneration) != before {
 				changed = true
 			}
+			// A running VM whose host reports it stopped, with nothing asked
+			// of it since, was powered off from inside (poweroff, a
+			// shutdown): it stays off, as on any cloud, rather than being
+			// started again.
+			if v.Power == store.PowerRunning && v.State == api.VMRunning && o.State == api.VMStopped && o.Generation >= v.Generation {
+				nv.Power = store.PowerStopped
+				if err := tx.UpdateVM(ctx, nv, true); err != nil {
+					return err
+				}
+				if err := s.auditAsSystem(ctx, tx, "vm.guest-poweroff", "vm", v.ID, v.OrgID, v.Name+" powered off from inside the guest"); err != nil {
+					return err
+				}
+			}
 			snaps, err := tx.ListSnapshots(ctx, v.ID)
 			if err != nil {
 				return err

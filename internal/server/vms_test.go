@@ -268,6 +268,25 @@ func TestAgentSyncDesiredAndObserved(t *testing.T) {
 		t.Fatalf("VM state %s, want running", vm.State)
 	}
 
+	// The guest powers itself off: the VM stays stopped, and the host is
+	// told so rather than starting it again.
+	report(api.VMStopped, d.VMs[0].Generation)
+	if d.VMs[0].Power != "stopped" {
+		t.Fatalf("after a power-off from inside the guest the host is told power %s", d.VMs[0].Power)
+	}
+	e.do("GET", "/api/v1/orgs/acme/vms/web", f.tenant, nil).must(t, http.StatusOK).decode(t, &vm)
+	if vm.State != api.VMStopped || vm.PowerState != api.PowerStopped {
+		t.Fatalf("after a guest power-off: state %s power %s", vm.State, vm.PowerState)
+	}
+	var start api.Operation
+	e.do("POST", "/api/v1/orgs/acme/vms/web/start", f.tenant, nil).must(t, http.StatusAccepted).decode(t, &start)
+	e.do("POST", agentapi.PathSync, cred, agentapi.SyncRequest{Protocol: agentapi.ProtocolVersion}).must(t, http.StatusOK).decode(t, &d)
+	report(api.VMRunning, d.VMs[0].Generation)
+	e.do("GET", "/api/v1/operations/"+start.ID+"/wait?timeout=10s", f.tenant, nil).must(t, http.StatusOK).decode(t, &op)
+	if op.State != api.OpSucceeded {
+		t.Fatalf("start after a guest power-off: %+v", op)
+	}
+
 	// A long-poll answers as soon as the desired state moves.
 	type result struct {
 		r   *resp
