@@ -288,22 +288,18 @@ func TestAgentSyncDesiredAndObserved(t *testing.T) {
 	}
 
 	// A long-poll answers as soon as the desired state moves.
-	type result struct {
-		r   *resp
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan *resp, 1)
 	go func() {
 		r := e.do("POST", agentapi.PathSync, cred, agentapi.SyncRequest{Protocol: agentapi.ProtocolVersion, Generation: d.Generation, Wait: true,
 			VMs: []agentapi.ObservedVM{{ID: vm.ID, State: api.VMRunning, Generation: d.VMs[0].Generation}}})
-		done <- result{r: r}
+		done <- r
 	}()
 	time.Sleep(200 * time.Millisecond) // let the poll start holding; the test passes either way
 	var stop api.Operation
 	e.do("POST", "/api/v1/orgs/acme/vms/web/stop", f.tenant, nil).must(t, http.StatusAccepted).decode(t, &stop)
 	select {
-	case res := <-done:
-		res.r.must(t, http.StatusOK).decode(t, &d)
+	case r := <-done:
+		r.must(t, http.StatusOK).decode(t, &d)
 		if d.VMs[0].Power != "stopped" {
 			t.Fatalf("long-poll answered with power %s", d.VMs[0].Power)
 		}
