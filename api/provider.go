@@ -9,6 +9,7 @@ type Provider struct {
 	Branding      Branding    `json:"branding"`
 	SignupEnabled bool        `json:"signup_enabled" doc:"Whether anyone may sign up"`
 	TrialCredit   TrialCredit `json:"trial_credit"`
+	Enforcement   Enforcement `json:"enforcement"`
 	Version       int64       `json:"version"`
 	UpdatedAt     time.Time   `json:"updated_at"`
 }
@@ -29,6 +30,14 @@ type TrialCredit struct {
 	Days   int    `json:"days" minimum:"0" maximum:"3650" doc:"Days until the trial credit expires"`
 }
 
+// Enforcement is how long an organisation out of credit stays in grace
+// (new resources refused) before it is suspended (VMs powered off), and how
+// long it stays suspended before it is closed.
+type Enforcement struct {
+	GraceHours    int `json:"grace_hours" minimum:"0" maximum:"8760" example:"72"`
+	RetentionDays int `json:"retention_days" minimum:"0" maximum:"3650" example:"30"`
+}
+
 // ProviderUpdate changes provider settings; absent fields stay as they are.
 type ProviderUpdate struct {
 	Name          *string      `json:"name,omitempty" minLength:"1" maxLength:"100"`
@@ -36,4 +45,5 @@ type ProviderUpdate struct {
 	Branding      *Branding    `json:"branding,omitempty"`
 	SignupEnabled *bool        `json:"signup_enabled,omitempty"`
 	TrialCredit   *TrialCredit `json:"trial_credit,omitempty"`
+	Enforcement   *Enforcement `json:"enforcement,omitempty"`
 }
