@@ -136,14 +136,16 @@ func serve(ctx context.Context, c *serveConfig) error {
 		Images:            catalog,
 	}, st, mailer, ops, log.With("component", "api"), reg)
 	loops := loop.New(st, log.With("component", "loops"), loop.Options{Holder: holder, LeaseTTL: c.LeaseTTL, Registry: reg},
-		loop.Loop{Name: "janitor", Every: time.Minute, Singleton: true, Run: func(ctx context.Context) error {
-			return st.Tx(ctx, func(tx *store.Tx) error {
-				now := time.Now()
-				_, err := tx.DeleteExpired(ctx, now, now.Add(-24*time.Hour))
-				return err
-			})
-		}},
-		loop.Loop{Name: "host-monitor", Every: min(5*time.Second, c.Heartbeat), Singleton: true, Run: srv.CheckHeartbeats},
+		append([]loop.Loop{
+			{Name: "janitor", Every: time.Minute, Singleton: true, Run: func(ctx context.Context) error {
+				return st.Tx(ctx, func(tx *store.Tx) error {
+					now := time.Now()
+					_, err := tx.DeleteExpired(ctx, now, now.Add(-24*time.Hour))
+					return err
+				})
+			}},
+			{Name: "host-monitor", Every: min(5*time.Second, c.Heartbeat), Singleton: true, Run: srv.CheckHeartbeats},
+		}, billingLoops(st, mailer, log)...)...,
 	)
 
 	hs := &http.Server{

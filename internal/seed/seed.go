@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
@@ -68,8 +70,37 @@ func Demo(ctx context.Context, st *store.Store) error {
 				return err
 			}
 		}
-		return nil
+		return demoPrices(ctx, tx)
 	})
+}
+
+// DemoRates are the demo price plan of au-syd, in AUD per hour: an s1.small
+// (1 vCPU, 1 GiB, 10 GiB disk) costs A$0.027 an hour while on.
+const DemoRates = `{"vcpu_hour": "0.02", "memory_gib_hour": "0.005", "disk_gib_hour": {"standard": "0.0002"},
+	"snapshot_gib_hour": "0.0001", "public_ip_hour": "0.005", "egress_gib": "0.09",
+	"reservation_vcpu_month": "10", "reservation_memory_gib_month": "2.5", "allocation_guarantee_percent": "50"}`
+
+// demoEpoch is when the demo prices take effect: before anything is used.
+var demoEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// demoPrices gives au-syd a plan for each allocation model, unless it has
+// plans already.
+func demoPrices(ctx context.Context, tx *store.Tx) error {
+	plans, err := tx.ListPricePlans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, model := range []string{api.AllocationPAYG, api.AllocationAllocation, api.AllocationReservation} {
+		if slices.ContainsFunc(plans, func(p store.PricePlan) bool { return p.RegionID == "au-syd" && p.Model == model }) {
+			continue
+		}
+		p := &store.PricePlan{RegionID: "au-syd", Model: model, EffectiveFrom: demoEpoch, Currency: "AUD", Rates: DemoRates,
+			Description: "Demo prices"}
+		if err := tx.CreatePricePlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Admin makes sure a provider admin exists. When none does, it creates one

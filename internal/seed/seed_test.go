@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
+	"github.com/sirocco-cloud/sirocco/internal/billing/rating"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
@@ -91,4 +92,16 @@ func TestAdminIsCreatedOnce(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The demo prices parse as rates, and an s1.small costs what the doc says.
+func TestDemoRates(t *testing.T) {
+	r, err := rating.ParseRates([]byte(DemoRates))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hour, _ := rating.Quote(r, 1, 1024, 10, "standard", 0)
+	if hour.String() != "0.027" {
+		t.Fatalf("s1.small costs %s an hour, want 0.027", hour)
+	}
 }

@@ -96,6 +96,9 @@ func (s *Server) identityRoutes() {
 				if err := tx.DeleteMailTokens(ctx, u.ID, store.MailVerify); err != nil {
 					return err
 				}
+				if err := s.grantTrial(ctx, tx, u); err != nil {
+					return err
+				}
 				return s.auditAs(ctx, tx, u, "user.verify_email", "user", u.ID, "", "")
 			})
 			if err != nil {
@@ -237,9 +240,8 @@ func (s *Server) signup(ctx context.Context, in *api.Signup) (*api.SignupResult,
 		if err := tx.PutRoleBinding(ctx, &store.RoleBinding{UserID: u.ID, OrgID: o.ID, Role: api.RoleOrgAdmin}); err != nil {
 			return err
 		}
-		// Hook point: trial credit. The billing issue grants the provider's
-		// trial credit (prov.TrialAmount for prov.TrialDays) to o here, in
-		// this transaction, so no organisation exists without it.
+		// The trial credit comes when the address is verified (grantTrial),
+		// once per address, so a throwaway address earns nothing.
 		if token, err = s.issueMailToken(ctx, tx, u.ID, store.MailVerify, verifyTTL); err != nil {
 			return err
 		}
@@ -590,4 +592,33 @@ func (b *loginBrake) reset(email string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.failures, store.NormalizeEmail(email))
+}
+
+// grantTrial gives the organisation a user signed up with (the one they are
+// org-admin of) the provider's trial credit, once per e-mail address, in the
+// transaction that verifies the address.
+func (s *Server) grantTrial(ctx context.Context, tx *store.Tx, u *store.User) error {
+	bindings, err := tx.ListRoleBindings(ctx, u.ID, "", false)
+	if err != nil {
+		return err
+	}
+	for _, b := range bindings {
+		if b.OrgID == "" || b.Role != api.RoleOrgAdmin {
+			continue
+		}
+		prov, err := tx.GetProvider(ctx)
+		if err != nil {
+			return err
+		}
+		granted, err := s.creditLedger().GrantTrial(ctx, tx, b.OrgID, u.Email, prov, s.cfg.Now())
+		if err != nil {
+			return fmt.Errorf("trial credit: %w", err)
+		}
+		if granted {
+			return s.auditAs(ctx, tx, u, "credit.trial", "org", b.OrgID, b.OrgID,
+				fmt.Sprintf("%s %s for %d days", prov.TrialAmount, prov.Currency, prov.TrialDays))
+		}
+		return nil
+	}
+	return nil
 }

@@ -77,7 +77,7 @@ func isoCompute(t *testing.T, e *env, org, vdc, host string) isoComputeObjects {
 		}{
 			{"vm", "web", store.PowerRunning, api.VMRunning, ""},
 			{"vm-stop", "stopme", store.PowerRunning, api.VMRunning, ""},
-			{"vm-force", "forceme", store.PowerRunning, api.VMRunning, ""},
+			{"vm-force", "pullplug", store.PowerRunning, api.VMRunning, ""},
 			{"vm-del", "deleteme", store.PowerRunning, api.VMRunning, ""},
 			{"vm-off", "startme", store.PowerStopped, api.VMStopped, ""},
 			{"vm-resize", "resizeme", store.PowerStopped, api.VMStopped, ""},

@@ -113,6 +113,8 @@ func isolationRules() []isoRule {
 		{op: "list-sizes", kind: isoCatalog},
 		{op: "get-size", kind: isoCatalog, refs: map[string][]string{"id": {"size"}}},
 		{op: "list-public-images", kind: isoCatalog},
+		{op: "list-price-plans", kind: isoCatalog},
+		{op: "get-price-plan", kind: isoCatalog, refs: map[string][]string{"id": {"price-plan"}}},
 		{op: "get-public-image", kind: isoCatalog, refs: map[string][]string{"image": {"public-image"}}},
 
 		// The provider's.
@@ -145,6 +147,22 @@ func isolationRules() []isoRule {
 		{op: "upload-public-image-file", kind: isoProvider, refs: map[string][]string{"image": {"public-pending"}, "file": {"kernel-file"}},
 			body: func(*isoFixture, map[string]string) any { return bzImage() }},
 		{op: "delete-public-image", kind: isoProvider, refs: map[string][]string{"image": {"public-unused"}}},
+		{op: "create-price-plan", kind: isoProvider, body: body(map[string]any{"region": "au-syd", "rates": map[string]string{"vcpu_hour": "0.01"}})},
+		{op: "delete-price-plan", kind: isoProvider, refs: map[string][]string{"id": {"future-plan"}}},
+		{op: "list-price-overrides", kind: isoProvider},
+		{op: "create-price-override", kind: isoProvider, body: body(map[string]any{"discount_percent": "10"})},
+		{op: "delete-price-override", kind: isoProvider, refs: map[string][]string{"id": {"future-override"}}},
+		{op: "grant-credit", kind: isoProvider, body: body(map[string]any{"kind": "paid", "amount": "10.00", "reason": "top-up"})},
+		{op: "set-billing-override", kind: isoProvider, body: body(map[string]any{"state": "active", "reason": "x"})},
+		{op: "run-invoices", kind: isoProvider, body: body(map[string]any{"period": "2026-10"})},
+		{op: "pay-invoice", kind: isoProvider, refs: map[string][]string{"invoice": {"invoice"}}},
+		{op: "void-invoice", kind: isoProvider, refs: map[string][]string{"invoice": {"invoice"}}},
+		{op: "create-credit-note", kind: isoProvider, refs: map[string][]string{"invoice": {"invoice"}},
+			body: body(map[string]any{"amount": "1.00", "reason": "outage"})},
+		{op: "list-provider-webhooks", kind: isoProvider},
+		{op: "create-provider-webhook", kind: isoProvider, body: body(map[string]any{"url": "https://ops.example.com/in"})},
+		{op: "delete-provider-webhook", kind: isoProvider, refs: map[string][]string{"webhook": {"provider-webhook"}}},
+		{op: "list-provider-webhook-deliveries", kind: isoProvider, refs: map[string][]string{"webhook": {"provider-webhook"}}},
 		{op: "list-all-vms", kind: isoProvider, queries: []string{"", "org={org}", "host={host}"}},
 		{op: "list-audit-events", kind: isoProvider, queries: []string{"", "org={org}", "resource={vdc}"}, refs: map[string][]string{"vdc": {"vdc-id"}}},
 
@@ -169,6 +187,19 @@ func isolationRules() []isoRule {
 		{op: "get-image", kind: isoOrg, refs: map[string][]string{"image": {"image"}}},
 		{op: "get-residency-report", kind: isoOrg},
 		{op: "get-residency-report-csv", kind: isoOrg},
+		{op: "get-balance", kind: isoOrg},
+		{op: "list-credits", kind: isoOrg},
+		{op: "list-invoices", kind: isoOrg},
+		{op: "get-invoice", kind: isoOrg, refs: map[string][]string{"invoice": {"invoice"}}},
+		{op: "get-invoice-pdf", kind: isoOrg, refs: map[string][]string{"invoice": {"invoice"}}},
+		{op: "get-invoice-csv", kind: isoOrg, refs: map[string][]string{"invoice": {"invoice"}}},
+		{op: "get-usage", kind: isoOrg},
+		{op: "get-usage-csv", kind: isoOrg},
+		{op: "get-costs-focus", kind: isoOrg},
+		{op: "list-budgets", kind: isoOrg},
+		{op: "get-budget", kind: isoOrg, refs: map[string][]string{"budget": {"budget"}}},
+		{op: "list-webhooks", kind: isoOrg},
+		{op: "list-webhook-deliveries", kind: isoOrg, refs: map[string][]string{"webhook": {"webhook"}}},
 		{op: "get-user", kind: isoObject, refs: map[string][]string{"id": {"user", "member"}}},
 		{op: "get-token", kind: isoObject, refs: map[string][]string{"id": {"token", "member-token"}}},
 		{op: "get-operation", kind: isoObject, refs: map[string][]string{"id": {"operation"}}},
@@ -207,6 +238,12 @@ func isolationRules() []isoRule {
 			body: func(*isoFixture, map[string]string) any { return bzImage() }},
 		{op: "delete-image", kind: isoOrg, refs: map[string][]string{"image": {"image-unused"}}},
 		{op: "delete-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm-del"}}},
+		{op: "get-quote", kind: isoOrg, body: body(map[string]any{"vdc": "atlas", "size": "s1.small"})},
+		{op: "create-budget", kind: isoOrg, body: body(map[string]any{"name": "implant", "amount": "100"})},
+		{op: "update-budget", kind: isoOrg, refs: map[string][]string{"budget": {"budget"}}, body: body(map[string]any{"amount": "200"})},
+		{op: "delete-budget", kind: isoOrg, refs: map[string][]string{"budget": {"budget-del"}}},
+		{op: "create-webhook", kind: isoOrg, body: body(map[string]any{"url": "https://hooks.example.com/in"})},
+		{op: "delete-webhook", kind: isoOrg, refs: map[string][]string{"webhook": {"webhook-del"}}},
 		{op: "delete-vdc", kind: isoOrg},
 		{op: "close-org", kind: isoOrg},
 	}
@@ -467,12 +504,13 @@ func newIsoFixture(t *testing.T, e *env) *isoFixture {
 		{label: "alpha member's role binding", value: bindings[mia.ID], ghost: store.NewID()},
 		{label: "alpha admin's role binding", value: bindings[adminMe.User.ID], ghost: store.NewID()},
 	}
-	compute := isoCompute(t, e, alpha.ID, atlas.ID, host.ID)
-	for kind, objs := range compute.refs {
-		f.refs[kind] = objs
-	}
-	for k, v := range compute.secrets {
-		f.secrets[k] = v
+	for _, more := range []isoComputeObjects{isoCompute(t, e, alpha.ID, atlas.ID, host.ID), isoBilling(t, e, alpha.ID)} {
+		for kind, objs := range more.refs {
+			f.refs[kind] = objs
+		}
+		for k, v := range more.secrets {
+			f.secrets[k] = v
+		}
 	}
 	for k, v := range map[string]string{
 		alpha.ID:                  "alpha's ID",

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -286,10 +287,14 @@ func (s *Server) checkResidencyKeepsVDCs(ctx context.Context, tx *store.Tx, orgI
 // closeOrg runs an org.close operation. It is idempotent: a run that finds
 // the organisation closed has nothing left to do.
 func (s *Server) closeOrg(ctx context.Context, op *store.Operation, progress operation.Progress) error {
-	// When compute arrives, the organisation's VMs (with their disks, public
-	// IPs and networks) are deleted first, VDC by VDC, as their own
-	// idempotent steps; only then does this transaction remove the VDCs.
-	progress(10, "revoking tokens and invitations, deleting VDCs")
+	// The organisation's VMs (with their disks and snapshots) go first:
+	// their hosts delete them and the rows go when the hosts stop reporting
+	// them. Only then does the last transaction remove the VDCs.
+	progress(5, "deleting VMs")
+	if err := s.deleteOrgVMs(ctx, op.TargetID); err != nil {
+		return err
+	}
+	progress(50, "revoking tokens and invitations, deleting VDCs")
 	return s.store.Tx(ctx, func(tx *store.Tx) error {
 		o, err := tx.GetOrg(ctx, op.TargetID)
 		if err != nil {
@@ -490,4 +495,58 @@ func keepLastAdmin(ctx context.Context, tx *store.Tx, userID, orgID, newRole str
 			"%s is the last %s of %s: make someone else %s first", bs[0].Email, admin, where, admin)
 	}
 	return nil
+}
+
+// deleteOrgVMs asks every host to delete an organisation's VMs and waits
+// until they are gone.
+func (s *Server) deleteOrgVMs(ctx context.Context, orgID string) error {
+	hosts := map[string]bool{}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		clear(hosts)
+		for pg := (store.Page{Limit: store.MaxLimit}); ; {
+			vms, next, err := tx.ListVMs(ctx, store.VMFilter{OrgID: orgID}, pg)
+			if err != nil {
+				return err
+			}
+			for i := range vms {
+				v := &vms[i]
+				hosts[v.HostID] = true
+				if v.Power == store.PowerDeleted {
+					continue
+				}
+				v.Power = store.PowerDeleted
+				if err := tx.UpdateVM(ctx, v, true); err != nil {
+					return err
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			pg.Cursor = next
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for h := range hosts {
+		s.hub.kickHost(h)
+	}
+	for {
+		wake := s.hub.vmWait()
+		var left int
+		err := s.store.View(ctx, func(tx *store.Tx) error {
+			vms, _, err := tx.ListVMs(ctx, store.VMFilter{OrgID: orgID}, store.Page{Limit: 1})
+			left = len(vms)
+			return err
+		})
+		if err != nil || left == 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -34,6 +34,7 @@ func providerOf(p *store.Provider) api.Provider {
 			AccentColor: b.AccentColor, SupportEmail: b.SupportEmail, SupportURL: b.SupportURL},
 		SignupEnabled: p.SignupEnabled,
 		TrialCredit:   api.TrialCredit{Amount: p.TrialAmount, Days: p.TrialDays},
+		Enforcement:   api.Enforcement{GraceHours: p.GraceHours, RetentionDays: p.RetentionDays},
 		Version:       p.Version,
 		UpdatedAt:     p.UpdatedAt,
 	}
@@ -138,6 +139,9 @@ func (s *Server) providerRoutes() {
 				}
 				if b.TrialCredit != nil {
 					p.TrialAmount, p.TrialDays, changed = b.TrialCredit.Amount, b.TrialCredit.Days, append(changed, "trial_credit")
+				}
+				if b.Enforcement != nil {
+					p.GraceHours, p.RetentionDays, changed = b.Enforcement.GraceHours, b.Enforcement.RetentionDays, append(changed, "enforcement")
 				}
 				if err := validateProvider(p); err != nil {
 					return err

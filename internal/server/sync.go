@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/api/agentapi"
+	"github.com/sirocco-cloud/sirocco/internal/metering"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
@@ -102,6 +103,9 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 			o, ok := reported[v.ID]
 			if !ok {
 				if v.Power == store.PowerDeleted {
+					if err := metering.VMDeleted(ctx, tx, v); err != nil {
+						return err
+					}
 					if err := tx.DeleteVM(ctx, v.ID); err != nil {
 						return err
 					}
@@ -120,6 +124,9 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 			}
 			if nv.State+"\x00"+nv.Message+fmt.Sprint(nv.ObservedGeneration) != before {
 				changed = true
+			}
+			if err := metering.VMObserved(ctx, tx, v, nv); err != nil {
+				return err
 			}
 			// A running VM whose host reports it stopped, with nothing asked
 			// of it since, was powered off from inside (poweroff, a
@@ -144,12 +151,16 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 				switch {
 				case sn.State == store.SnapshotCreating && has:
 					sn.State = store.SnapshotReady
-					err = tx.UpdateSnapshot(ctx, sn)
+					if err = tx.UpdateSnapshot(ctx, sn); err == nil {
+						err = metering.SnapshotReady(ctx, tx, nv, sn)
+					}
 				case sn.State == store.SnapshotCreating && o.Generation >= v.Generation && o.State == api.VMError:
 					sn.State = store.SnapshotError
 					err = tx.UpdateSnapshot(ctx, sn)
 				case sn.State == store.SnapshotDeleting && !has:
-					err = tx.DeleteSnapshot(ctx, sn.ID)
+					if err = metering.SnapshotDeleted(ctx, tx, sn); err == nil {
+						err = tx.DeleteSnapshot(ctx, sn.ID)
+					}
 				default:
 					continue
 				}

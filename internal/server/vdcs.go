@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/internal/metering"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
@@ -168,6 +169,9 @@ func (s *Server) vdcRoutes() {
 				if err := tx.CreateVDC(ctx, v); err != nil {
 					return conflictOr(err, api.CodeAlreadyExists, "organisation %q already has a VDC named %q", o.Name, b.Name)
 				}
+				if err := metering.VDCCreated(ctx, tx, v); err != nil {
+					return err
+				}
 				return s.audit(ctx, tx, "vdc.create", "vdc", v.ID, o.ID, fmt.Sprintf("%s in zone %s (%s)", v.Name, z.ID, model))
 			})
 			if err != nil {
@@ -217,6 +221,9 @@ func (s *Server) vdcRoutes() {
 					changed = append(changed, "labels")
 				}
 				if err := tx.UpdateVDC(ctx, v); err != nil {
+					return err
+				}
+				if err := metering.VDCUpdated(ctx, tx, v); err != nil {
 					return err
 				}
 				return s.audit(ctx, tx, "vdc.update", "vdc", v.ID, o.ID, strings.Join(changed, "; "))
@@ -325,6 +332,9 @@ func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress
 			}
 			left = n
 			return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, fmt.Sprintf("refused: %d VMs left", n))
+		}
+		if err := metering.VDCDeleted(ctx, tx, v); err != nil {
+			return err
 		}
 		if err := tx.DeleteVDC(ctx, v.ID); err != nil {
 			return err

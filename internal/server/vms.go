@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/internal/metering"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
 	"github.com/sirocco-cloud/sirocco/internal/scheduler"
 	"github.com/sirocco-cloud/sirocco/internal/store"
@@ -246,6 +247,13 @@ func (s *Server) vmRoutes() {
 	register(s, action("start-vm", "/start", "Start a VM", "Powers the VM on. Answers 202 with an operation that finishes when it runs."),
 		func(ctx context.Context, in *vmPath) (*acceptOut, error) {
 			return s.vmAction(ctx, in.Org, in.VM, opVMStart, "", func(tx *store.Tx, v *store.VM) (string, error) {
+				o, err := tx.GetOrg(ctx, v.OrgID)
+				if err != nil {
+					return "", err
+				}
+				if o.State == api.OrgSuspended || o.State == api.OrgClosed {
+					return "", requireOrgActive(o)
+				}
 				v.Power = store.PowerRunning
 				return "power on", nil
 			})
@@ -416,6 +424,11 @@ func (s *Server) vmAction(ctx context.Context, orgRef, vmRef, kind, detail strin
 		}
 		if err := tx.UpdateVM(ctx, v, true); err != nil {
 			return err
+		}
+		if kind == opVMResize {
+			if err := metering.VMResized(ctx, tx, v); err != nil {
+				return err
+			}
 		}
 		in, _ := json.Marshal(vmOpInput{Generation: v.Generation, Snapshot: detail})
 		op = &store.Operation{OrgID: o.ID, Kind: kind, TargetKind: "vm", TargetID: v.ID, CreatedBy: p.UserID, Input: string(in)}
@@ -616,6 +629,9 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 				StopTimeout: defaultStopTimeout, State: api.VMCreating}
 			if err := tx.CreateVM(ctx, v); err != nil {
 				return conflictOr(err, api.CodeAlreadyExists, "organisation %q already has a VM named %q", o.Name, v.Name)
+			}
+			if err := metering.VMCreated(ctx, tx, v); err != nil {
+				return err
 			}
 			v.VDCName, v.ZoneID, v.RegionID, v.Jurisdiction, v.HostState = vdc.Name, vdc.ZoneID, vdc.RegionID, vdc.Jurisdiction, api.HostReady
 			in, _ := json.Marshal(vmOpInput{Generation: v.Generation})
