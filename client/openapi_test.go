@@ -289,6 +289,120 @@ var sdk = map[string]func(context.Context, *client.Client) error{
 		return err
 	},
 
+	// Billing: prices and quotes.
+	"list-price-plans": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListPricePlans(ctx, client.PricePlanListOptions{})
+		return err
+	},
+	"get-price-plan": func(ctx context.Context, c *client.Client) error { _, err := c.GetPricePlan(ctx, "p1"); return err },
+	"create-price-plan": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreatePricePlan(ctx, api.PricePlanCreate{})
+		return err
+	},
+	"delete-price-plan": func(ctx context.Context, c *client.Client) error { return c.DeletePricePlan(ctx, "p1") },
+	"list-price-overrides": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListPriceOverrides(ctx, "o1")
+		return err
+	},
+	"create-price-override": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreatePriceOverride(ctx, "o1", api.PriceOverrideCreate{})
+		return err
+	},
+	"delete-price-override": func(ctx context.Context, c *client.Client) error { return c.DeletePriceOverride(ctx, "o1", "po1") },
+	"get-quote": func(ctx context.Context, c *client.Client) error {
+		_, err := c.Quote(ctx, "o1", api.QuoteRequest{})
+		return err
+	},
+
+	// Billing: balance and credit.
+	"get-balance":  func(ctx context.Context, c *client.Client) error { _, err := c.GetBalance(ctx, "o1"); return err },
+	"list-credits": func(ctx context.Context, c *client.Client) error { _, err := c.ListCredits(ctx, "o1"); return err },
+	"grant-credit": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GrantCredit(ctx, "o1", api.CreditGrantCreate{})
+		return err
+	},
+	"set-billing-override": func(ctx context.Context, c *client.Client) error {
+		_, err := c.SetBillingOverride(ctx, "o1", api.BillingOverride{})
+		return err
+	},
+
+	// Billing: invoices and usage.
+	"list-invoices": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListInvoices(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"get-invoice": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GetInvoice(ctx, "o1", "in1")
+		return err
+	},
+	"get-invoice-pdf": func(ctx context.Context, c *client.Client) error { return c.InvoicePDF(ctx, "o1", "in1", io.Discard) },
+	"get-invoice-csv": func(ctx context.Context, c *client.Client) error { return c.InvoiceCSV(ctx, "o1", "in1", io.Discard) },
+	"pay-invoice": func(ctx context.Context, c *client.Client) error {
+		_, err := c.PayInvoice(ctx, "o1", "in1")
+		return err
+	},
+	"void-invoice": func(ctx context.Context, c *client.Client) error {
+		_, err := c.VoidInvoice(ctx, "o1", "in1")
+		return err
+	},
+	"create-credit-note": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateCreditNote(ctx, "o1", "in1", api.CreditNoteCreate{})
+		return err
+	},
+	"run-invoices": func(ctx context.Context, c *client.Client) error { _, err := c.RunInvoices(ctx, "2026-11"); return err },
+	"get-usage": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GetUsage(ctx, "o1", client.UsageOptions{})
+		return err
+	},
+	"get-usage-csv": func(ctx context.Context, c *client.Client) error {
+		return c.UsageCSV(ctx, "o1", client.UsageOptions{}, io.Discard)
+	},
+	"get-costs-focus": func(ctx context.Context, c *client.Client) error {
+		return c.CostsFOCUS(ctx, "o1", client.UsageOptions{}, io.Discard)
+	},
+
+	// Billing: budgets and webhooks.
+	"list-budgets": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListBudgets(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"get-budget": func(ctx context.Context, c *client.Client) error { _, err := c.GetBudget(ctx, "o1", "b1"); return err },
+	"create-budget": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateBudget(ctx, "o1", api.BudgetCreate{})
+		return err
+	},
+	"update-budget": func(ctx context.Context, c *client.Client) error {
+		_, err := c.UpdateBudget(ctx, "o1", "b1", api.BudgetUpdate{})
+		return err
+	},
+	"delete-budget": func(ctx context.Context, c *client.Client) error { return c.DeleteBudget(ctx, "o1", "b1") },
+	"list-webhooks": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListWebhooks(ctx, "o1", client.ListOptions{})
+		return err
+	},
+	"create-webhook": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateWebhook(ctx, "o1", api.WebhookCreate{})
+		return err
+	},
+	"delete-webhook": func(ctx context.Context, c *client.Client) error { return c.DeleteWebhook(ctx, "o1", "w1") },
+	"list-webhook-deliveries": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListWebhookDeliveries(ctx, "o1", "w1", client.ListOptions{})
+		return err
+	},
+	"list-provider-webhooks": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListWebhooks(ctx, "", client.ListOptions{})
+		return err
+	},
+	"create-provider-webhook": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateWebhook(ctx, "", api.WebhookCreate{})
+		return err
+	},
+	"delete-provider-webhook": func(ctx context.Context, c *client.Client) error { return c.DeleteWebhook(ctx, "", "w1") },
+	"list-provider-webhook-deliveries": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListWebhookDeliveries(ctx, "", "w1", client.ListOptions{})
+		return err
+	},
+
 	// Operations and audit.
 	"list-operations": func(ctx context.Context, c *client.Client) error {
 		_, err := c.ListOperations(ctx, client.OperationListOptions{})

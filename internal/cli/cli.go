@@ -115,7 +115,15 @@ func (a *app) root() *cobra.Command {
 		a.orgCmd(), a.userCmd(), a.tokenCmd(), a.inviteCmd(),
 		a.vdcCmd(), a.vmCmd(), a.imageCmd(), a.residencyCmd(),
 		a.operationCmd(), a.auditCmd(),
+		a.balanceCmd(), a.usageCmd(), a.creditCmd(), a.invoiceCmd(), a.budgetCmd(), a.webhookCmd(),
+		a.pricePlanCmd(), a.priceOverrideCmd(), a.quoteCmd(),
 	)
+	// org.go builds `org`; billing adds its provider override to it.
+	for _, c := range root.Commands() {
+		if c.Name() == "org" {
+			c.AddCommand(a.billingOverrideCmd())
+		}
+	}
 	return root
 }
 

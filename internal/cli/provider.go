@@ -13,6 +13,8 @@ func providerFields(p *api.Provider) []field {
 		{"Currency", p.Currency},
 		{"Sign-up", map[bool]string{true: "enabled", false: "disabled"}[p.SignupEnabled]},
 		{"Trial credit", p.TrialCredit.Amount + " " + p.Currency + " for " + itoa(p.TrialCredit.Days) + " days"},
+		{"Grace", itoa(p.Enforcement.GraceHours) + " hours out of credit before suspension"},
+		{"Retention", itoa(p.Enforcement.RetentionDays) + " days suspended before closing"},
 		{"Display name", p.Branding.DisplayName},
 		{"Logo URL", p.Branding.LogoURL},
 		{"Colours", p.Branding.PrimaryColor + " " + p.Branding.AccentColor},
@@ -43,13 +45,14 @@ func (a *app) providerCmd() *cobra.Command {
 
 	var name, currency, trialAmount string
 	var signup bool
-	var trialDays int
+	var trialDays, graceHours, retentionDays int
 	var b api.Branding
 	update := &cobra.Command{
 		Use:   "update",
 		Short: "Change the provider's settings (provider-admin)",
 		Example: "  sirocco provider update --name 'Harbour Cloud' --currency AUD --trial-amount 50.00 --trial-days 30\n" +
-			"  sirocco provider update --primary-color '#0b5fff' --support-email help@harbour.example",
+			"  sirocco provider update --primary-color '#0b5fff' --support-email help@harbour.example\n" +
+			"  sirocco provider update --grace-hours 72 --retention-days 30",
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -82,6 +85,16 @@ func (a *app) providerCmd() *cobra.Command {
 				}
 				u.TrialCredit = &tc
 			}
+			if f.Changed("grace-hours") || f.Changed("retention-days") {
+				en := cur.Enforcement
+				if f.Changed("grace-hours") {
+					en.GraceHours = graceHours
+				}
+				if f.Changed("retention-days") {
+					en.RetentionDays = retentionDays
+				}
+				u.Enforcement = &en
+			}
 			br, changed := cur.Branding, false
 			for flag, dst := range map[string]*string{
 				"display-name": &br.DisplayName, "logo-url": &br.LogoURL, "primary-color": &br.PrimaryColor,
@@ -108,6 +121,8 @@ func (a *app) providerCmd() *cobra.Command {
 	f.BoolVar(&signup, "signup-enabled", false, "whether anyone may sign up")
 	f.StringVar(&trialAmount, "trial-amount", "", "trial credit of a new organisation, e.g. 50.00")
 	f.IntVar(&trialDays, "trial-days", 0, "days until the trial credit expires")
+	f.IntVar(&graceHours, "grace-hours", 0, "hours an organisation out of credit stays in grace before it is suspended")
+	f.IntVar(&retentionDays, "retention-days", 0, "days a suspended organisation is kept before it is closed")
 	f.StringVar(&b.DisplayName, "display-name", "", "name shown in the console")
 	f.StringVar(&b.LogoURL, "logo-url", "", "logo shown in the console")
 	f.StringVar(&b.PrimaryColor, "primary-color", "", "console primary colour, #rrggbb")

@@ -232,6 +232,7 @@ func (a *app) vmCreateCmd() *cobra.Command {
 		if stopped {
 			in.PowerOn = new(bool)
 		}
+		a.notePrice(cmd.Context(), c, org, in.VDC, in.Size, in.Count)
 		created, err := c.CreateVMs(cmd.Context(), org, in)
 		if err != nil {
 			return err
