@@ -52,7 +52,9 @@ func newEnvFor(t *testing.T, engine string, cfg Config) *env {
 func newEnv(t testing.TB, dsn string, cfg Config) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, dsn, store.Options{})
+	// A test that sets the server's clock sets the store's too: usage spans
+	// and timestamps follow it.
+	st, err := store.Open(ctx, dsn, store.Options{Now: cfg.Now})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
