@@ -57,12 +57,25 @@ func TestVMAcceptance(t *testing.T) {
 	c.ok("", "vdc", "create", "main", "--zone", "au-syd-1a")
 
 	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8cKh7C1qSTaKxYz3X0f2b2d6W7V1pB6hF1Kx3nq9E dev@acme"
-	c.ok("", "vm", "create", "web1", "--image", "sirocco-testguest", "--size", "s1.small", "--ssh-key", key)
+	created := c.run("", "vm", "create", "web1", "--image", "sirocco-testguest", "--size", "s1.small", "--ssh-key", key)
+	// The price comes first: s1.small on the demo plan is A$0.027 an hour.
+	if created.code != 0 || !strings.Contains(created.stderr, "Price: A$0.03 per hour") {
+		t.Fatalf("vm create: exit %d\n%s%s", created.code, created.stdout, created.stderr)
+	}
 	vm := getVM(t, c, "web1")
 	if vm.State != api.VMRunning || vm.PowerState != api.PowerRunning || vm.Jurisdiction != "AU" {
 		t.Fatalf("after create: %+v", vm)
 	}
 	waitReady(t, c, "web1")
+
+	// The trial credit (A$50 on the demo cloud) falls while the VM runs.
+	var bal api.Balance
+	if err := json.Unmarshal([]byte(c.ok("", "balance", "-o", "json")), &bal); err != nil {
+		t.Fatal(err)
+	}
+	if bal.Currency != "AUD" || bal.CreditDisplay != "50.00" || bal.Accrued == "0" || !strings.HasPrefix(bal.Available, "49.99") {
+		t.Fatalf("balance while the VM runs: %+v", bal)
+	}
 
 	for _, step := range [][]string{
 		{"vm", "stop", "web1"}, {"vm", "start", "web1"}, {"vm", "reboot", "web1"}, {"vm", "force-off", "web1"},
