@@ -40,7 +40,14 @@ func billingLoops(st *store.Store, m mail.Sender, log *slog.Logger) []loop.Loop 
 		}
 	}}
 	rate := &rater.Rater{Store: st}
-	inv := &invoice.Invoicer{Store: st}
+	inv := &invoice.Invoicer{Store: st, OnFinalized: func(ctx context.Context, tx *store.Tx, in *store.Invoice) error {
+		number := int64(0)
+		if in.Number != nil {
+			number = *in.Number
+		}
+		return notifier.Event(ctx, tx, in.OrgID, api.EventInvoiceFinalized, map[string]any{"invoice": in.ID, "number": number,
+			"kind": in.Kind, "total": in.Total, "currency": in.Currency})
+	}}
 	recon := &metering.Reconciler{Store: st, Log: log}
 	now := func(run func(context.Context, time.Time) error) func(context.Context) error {
 		return func(ctx context.Context) error { return run(ctx, time.Now()) }

@@ -52,6 +52,18 @@ type Invoicer struct {
 	Now func() time.Time
 	// FontPath is the TrueType font embedded in PDFs. Default DefaultFontPath.
 	FontPath string
+	// OnFinalized, when set, runs in the transaction that finalizes an
+	// invoice or credit note (to queue an invoice.finalized webhook event).
+	OnFinalized func(ctx context.Context, tx *store.Tx, inv *store.Invoice) error
+}
+
+// finalize numbers invoice id in tx and tells OnFinalized.
+func (iv *Invoicer) finalize(ctx context.Context, tx *store.Tx, id string) (*store.Invoice, error) {
+	inv, err := tx.FinalizeInvoice(ctx, id)
+	if err != nil || iv.OnFinalized == nil {
+		return inv, err
+	}
+	return inv, iv.OnFinalized(ctx, tx, inv)
 }
 
 func (iv *Invoicer) now() time.Time {
@@ -336,7 +348,7 @@ func (iv *Invoicer) Finalize(ctx context.Context, id string) (*store.Invoice, er
 				return err
 			}
 		}
-		inv, err = tx.FinalizeInvoice(ctx, id)
+		inv, err = iv.finalize(ctx, tx, id)
 		return err
 	})
 	return inv, err
@@ -373,7 +385,7 @@ func (iv *Invoicer) runMonth(ctx context.Context, start, now time.Time) ([]*stor
 				return err
 			}
 			if inv.State == store.InvoiceDraft {
-				inv, err = tx.FinalizeInvoice(ctx, inv.ID)
+				inv, err = iv.finalize(ctx, tx, inv.ID)
 			}
 			return err
 		})
@@ -492,7 +504,7 @@ func (iv *Invoicer) CreditNote(ctx context.Context, invoiceID string, amount dec
 			return err
 		}
 		lines := note.Lines
-		if note, err = tx.FinalizeInvoice(ctx, note.ID); err != nil {
+		if note, err = iv.finalize(ctx, tx, note.ID); err != nil {
 			return err
 		}
 		note.Lines = lines

@@ -493,3 +493,51 @@ func TestSummarize(t *testing.T) {
 		t.Fatal("grouping by week accepted")
 	}
 }
+
+// OnFinalized hears of every invoice and credit note finalized, numbered,
+// and a failure in it undoes the finalization.
+func TestOnFinalized(t *testing.T) {
+	engines(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		o := f.org("acme", "")
+		f.rate(o.ID, "0", line{"vm-1", "vcpu", nov, "100", "0.05", "5.00"})
+		var heard []int64
+		f.iv.OnFinalized = func(_ context.Context, _ *store.Tx, inv *store.Invoice) error {
+			if inv.Number == nil || inv.State != store.InvoiceFinalized {
+				t.Errorf("heard of an unnumbered or unfinalized invoice: %+v", inv)
+				return nil
+			}
+			heard = append(heard, *inv.Number)
+			return nil
+		}
+		invs, err := f.iv.RunMonth(ctx, nov)
+		if err != nil || len(invs) != 1 {
+			t.Fatalf("run: %v %d", err, len(invs))
+		}
+		if _, err := f.iv.CreditNote(ctx, invs[0].ID, decimal.RequireFromString("1"), "goodwill"); err != nil {
+			t.Fatal(err)
+		}
+		if len(heard) != 2 || heard[0] != 1 || heard[1] != 2 {
+			t.Fatalf("heard %v, want [1 2]", heard)
+		}
+		boom := errors.New("queue down")
+		f.iv.OnFinalized = func(context.Context, *store.Tx, *store.Invoice) error { return boom }
+		if _, err := f.iv.CreditNote(ctx, invs[0].ID, decimal.RequireFromString("1"), "again"); !errors.Is(err, boom) {
+			t.Fatalf("credit note with a failing hook: %v", err)
+		}
+		notes, _, err := listNotes(f, invs[0].ID)
+		if err != nil || len(notes) != 1 {
+			t.Fatalf("credit notes after a failed finalize: %d, %v", len(notes), err)
+		}
+	})
+}
+
+func listNotes(f *fixture, invoiceID string) ([]store.Invoice, string, error) {
+	var out []store.Invoice
+	var next string
+	err := f.s.View(context.Background(), func(tx *store.Tx) (err error) {
+		out, next, err = tx.ListInvoices(context.Background(), store.InvoiceFilter{Corrects: invoiceID}, store.Page{})
+		return err
+	})
+	return out, next, err
+}
