@@ -26,6 +26,10 @@ import (
 // fonts-dejavu-core): it covers Latin, Greek and Cyrillic names.
 const DefaultFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
+// DefaultCJKFontPath is the font for texts in Chinese, Japanese or Korean,
+// which DejaVu lacks (Debian fonts-droid-fallback).
+const DefaultCJKFontPath = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+
 // Lateness is how long after a month ends its invoices wait for late
 // usage before the run drafts and finalizes them.
 const Lateness = time.Hour
@@ -52,6 +56,9 @@ type Invoicer struct {
 	Now func() time.Time
 	// FontPath is the TrueType font embedded in PDFs. Default DefaultFontPath.
 	FontPath string
+	// CJKFontPath is embedded too, for texts with Chinese, Japanese or
+	// Korean characters. Default DefaultCJKFontPath.
+	CJKFontPath string
 	// OnFinalized, when set, runs in the transaction that finalizes an
 	// invoice or credit note (to queue an invoice.finalized webhook event).
 	OnFinalized func(ctx context.Context, tx *store.Tx, inv *store.Invoice) error

@@ -362,6 +362,40 @@ func TestPDFShowsTotalsAndUnicodeName(t *testing.T) {
 				t.Errorf("PDF text lacks %q:\n%s", want, text)
 			}
 		}
+		// A name in Chinese alone is drawn with the embedded CJK font
+		// (DejaVu has no glyphs for it).
+		cjk := f.org("tokyo", "東京商事")
+		f.rate(cjk.ID, "0", line{"vm-9", "vcpu", nov, "1", "1", "1.00"})
+		if _, err := f.iv.RunMonth(ctx, nov); err != nil {
+			t.Fatal(err)
+		}
+		var tokyo []store.Invoice
+		f.s.View(ctx, func(tx *store.Tx) (err error) {
+			tokyo, _, err = tx.ListInvoices(ctx, store.InvoiceFilter{OrgID: cjk.ID}, store.Page{})
+			return err
+		})
+		cjkPDF, err := f.iv.PDF(ctx, cjk.ID, tokyo[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fonts := exec.Command("pdffonts", "-")
+		fonts.Stdin = bytes.NewReader(cjkPDF)
+		list, err := fonts.Output()
+		if err != nil {
+			t.Fatalf("pdffonts: %v", err)
+		}
+		if !strings.Contains(string(list), "utf8invoice-cjk ") {
+			t.Errorf("the PDF of 東京商事 does not use the CJK font:\n%s", list)
+		}
+		fonts = exec.Command("pdffonts", "-")
+		fonts.Stdin = bytes.NewReader(pdf)
+		if list, err = fonts.Output(); err != nil || strings.Contains(string(list), "invoice-cjk") {
+			t.Errorf("the PDF of a Latin and Greek name carries the CJK font (%v):\n%s", err, list)
+		}
+		// The fonts are subset: only the glyphs used are in the file.
+		if len(pdf) > 200<<10 {
+			t.Errorf("the PDF is %d KiB", len(pdf)>>10)
+		}
 		// Another organisation's ID does not reach it.
 		if _, err := f.iv.PDF(ctx, f.org("other", "").ID, invs[0].ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("PDF through another organisation: %v", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/johnfercher/maroto/v2"
 	"github.com/johnfercher/maroto/v2/pkg/components/col"
@@ -21,13 +22,31 @@ import (
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
-// pdfFont is the family name the embedded TrueType font is registered as.
-const pdfFont = "invoice-font"
+// pdfFont and pdfCJKFont are the family names the embedded TrueType fonts
+// are registered as.
+const (
+	pdfFont    = "invoice-font"
+	pdfCJKFont = "invoice-cjk"
+)
 
-// PDF renders invoice or credit note id of organisation orgID ("" for
-// any) with the provider's name, the organisation, the number, period,
-// lines and totals. The TrueType font is embedded (subset) in the file, so
-// any name the font covers renders and extracts as text.
+// onlyCJK reports whether s is written in Chinese, Japanese or Korean
+// alone (spaces aside): the CJK font draws those, and DejaVu does not; the
+// CJK font has no Latin letters or digits, so a text mixing both scripts
+// stays with DejaVu (its CJK characters then show as missing glyphs).
+func onlyCJK(s string) bool {
+	cjk := false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || r >= 0x3000 && r <= 0x303f || r >= 0xff00 && r <= 0xffef:
+			cjk = true
+		default:
+			return false
+		}
+	}
+	return cjk
+}
+
 func (iv *Invoicer) PDF(ctx context.Context, orgID, id string) ([]byte, error) {
 	var inv *store.Invoice
 	var prov *store.Provider
@@ -63,12 +82,34 @@ func (iv *Invoicer) render(inv *store.Invoice, prov *store.Provider, org *store.
 	if b, err := os.ReadFile(strings.TrimSuffix(path, ".ttf") + "-Bold.ttf"); err == nil {
 		boldFont = b
 	}
-	fonts, err := repository.New().
+	repo := repository.New().
 		AddUTF8FontFromBytes(pdfFont, fontstyle.Normal, font).
 		AddUTF8FontFromBytes(pdfFont, fontstyle.Bold, boldFont).
 		AddUTF8FontFromBytes(pdfFont, fontstyle.Italic, font).
-		AddUTF8FontFromBytes(pdfFont, fontstyle.BoldItalic, boldFont).
-		Load()
+		AddUTF8FontFromBytes(pdfFont, fontstyle.BoldItalic, boldFont)
+	// A name in Chinese, Japanese or Korean is drawn with the CJK font
+	// (one family per text: the PDF library has no per-glyph fallback).
+	family := func(string) string { return pdfFont }
+	cjkPath := iv.CJKFontPath
+	if cjkPath == "" {
+		cjkPath = DefaultCJKFontPath
+	}
+	needed := onlyCJK(prov.Name) || onlyCJK(prov.Branding.DisplayName) || onlyCJK(org.Name) || onlyCJK(org.DisplayName)
+	for _, l := range inv.Lines {
+		needed = needed || onlyCJK(l.Description)
+	}
+	if cjk, err := os.ReadFile(cjkPath); err == nil && needed {
+		for _, st := range []fontstyle.Type{fontstyle.Normal, fontstyle.Bold, fontstyle.Italic, fontstyle.BoldItalic} {
+			repo = repo.AddUTF8FontFromBytes(pdfCJKFont, st, cjk)
+		}
+		family = func(s string) string {
+			if onlyCJK(s) {
+				return pdfCJKFont
+			}
+			return pdfFont
+		}
+	}
+	fonts, err := repo.Load()
 	if err != nil {
 		return nil, fmt.Errorf("invoice font: %w", err)
 	}
@@ -109,14 +150,14 @@ func (iv *Invoicer) render(inv *store.Invoice, prov *store.Provider, org *store.
 	right := props.Text{Align: align.Right}
 	boldRight := props.Text{Style: fontstyle.Bold, Align: align.Right}
 	m.AddRows(
-		text.NewRow(10, issuer, props.Text{Size: 16, Style: fontstyle.Bold}),
+		text.NewRow(10, issuer, props.Text{Size: 16, Style: fontstyle.Bold, Family: family(issuer)}),
 		text.NewRow(8, fmt.Sprintf("%s %s", title, number), props.Text{Size: 13}),
 	)
 	if prov.Branding.SupportEmail != "" || prov.Branding.SupportURL != "" {
 		m.AddRows(text.NewRow(5, joinNonEmpty(prov.Branding.SupportEmail, prov.Branding.SupportURL), props.Text{Size: 8}))
 	}
 	m.AddRows(
-		kv("Billed to", orgName),
+		kvf("Billed to", orgName, family(orgName)),
 		kv("Organisation ID", org.ID),
 		kv("Period", fmt.Sprintf("%s to %s (UTC)", inv.PeriodStart.UTC().Format(time.DateOnly),
 			inv.PeriodEnd.UTC().Add(-time.Second).Format(time.DateOnly))),
@@ -137,7 +178,7 @@ func (iv *Invoicer) render(inv *store.Invoice, prov *store.Provider, org *store.
 	)
 	for _, l := range inv.Lines {
 		m.AddRow(6,
-			text.NewCol(6, l.Description, props.Text{}),
+			text.NewCol(6, l.Description, props.Text{Family: family(l.Description)}),
 			text.NewCol(2, l.Quantity+" "+l.Unit, right),
 			text.NewCol(2, l.UnitPrice, right),
 			text.NewCol(2, l.Amount, right),
@@ -159,8 +200,11 @@ func (iv *Invoicer) render(inv *store.Invoice, prov *store.Provider, org *store.
 	return doc.GetBytes(), nil
 }
 
-func kv(k, v string) core.Row {
-	return row.New(5).Add(text.NewCol(3, k, props.Text{Style: fontstyle.Bold}), text.NewCol(9, v, props.Text{}))
+func kv(k, v string) core.Row { return kvf(k, v, pdfFont) }
+
+// kvf is a label and a value drawn with font family.
+func kvf(k, v, family string) core.Row {
+	return row.New(5).Add(text.NewCol(3, k, props.Text{Style: fontstyle.Bold}), text.NewCol(9, v, props.Text{Family: family}))
 }
 
 func joinNonEmpty(a, b string) string {
