@@ -22,6 +22,8 @@ const usage = `siroccod is the Sirocco control plane.
 Usage:
   siroccod serve [flags]   run the API, console and background loops
   siroccod agent [flags]   run a hypervisor host's agent (first time: --join URL --token T)
+  siroccod migrate-store --from FILE --to URL
+                           copy an SQLite store into an empty PostgreSQL database (siroccod stopped)
   siroccod version         print the version
 
 Run 'siroccod serve -h' for the flags.
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string) int {
 		return 0
 	case "agent":
 		return runAgent(ctx, args[1:])
+	case "migrate-store":
+		return runMigrateStore(ctx, args[1:], os.Stdout)
 	case "version", "--version":
 		fmt.Println(version)
 		return 0
