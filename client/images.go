@@ -203,3 +203,52 @@ func decodeBody(res *http.Response, out any) error {
 	}
 	return nil
 }
+
+// OVAImport is an OVA (a tar archive, as vSphere, ESXi and VirtualBox
+// export a virtual machine) for ImportOVA or ImportPublicOVA.
+type OVAImport struct {
+	// Name of the new disk image, unique per owner.
+	Name string
+	// Description and OS of the image; by default from the OVA.
+	Description string
+	OS          string
+	// Body is the OVA, streamed as is; wrap it to observe progress.
+	Body io.Reader
+	// Size is the number of bytes Body holds. Give it when known: the server
+	// can then refuse an OVA that is too large before it is sent.
+	Size int64
+}
+
+// ImportOVA creates a private disk image from the one disk of an OVA and
+// returns it, available, with the virtual hardware the OVA asks for and the
+// smallest size that fits it. A refused OVA (several disks, a wrong manifest
+// digest, a disk with a backing file) is an *api.Error with the reason as
+// its code, and leaves no image behind.
+func (c *Client) ImportOVA(ctx context.Context, org string, in OVAImport, opts ...CallOption) (*api.OVAImported, error) {
+	return c.importOVA(ctx, path("orgs", org, "images", "ova"), in, opts)
+}
+
+// ImportPublicOVA is ImportOVA into the public catalog (provider-admin).
+func (c *Client) ImportPublicOVA(ctx context.Context, in OVAImport, opts ...CallOption) (*api.OVAImported, error) {
+	return c.importOVA(ctx, path("images", "ova"), in, opts)
+}
+
+func (c *Client) importOVA(ctx context.Context, p string, in OVAImport, opts []CallOption) (*api.OVAImported, error) {
+	if in.Body == nil {
+		return nil, fmt.Errorf("POST %s: no OVA to send", p)
+	}
+	q := url.Values{"name": {in.Name}}
+	setIf(q, "description", in.Description)
+	setIf(q, "os", in.OS)
+	h := http.Header{"Content-Type": {"application/x-tar"}, "Accept": {"application/json"}}
+	res, err := c.raw(ctx, http.MethodPost, p, q, h, in.Body, in.Size, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var out api.OVAImported
+	if err := decodeBody(res, &out); err != nil {
+		return nil, fmt.Errorf("POST %s: decode answer: %w", p, err)
+	}
+	return &out, nil
+}

@@ -288,6 +288,14 @@ var sdk = map[string]func(context.Context, *client.Client) error{
 		_, err := c.UploadImageFile(ctx, "o1", "i1", client.ImageUpload{File: api.ImageFileKernel, Body: strings.NewReader("x"), Size: 1})
 		return err
 	},
+	"import-ova": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ImportOVA(ctx, "o1", client.OVAImport{Name: "web01", Body: strings.NewReader("x"), Size: 1})
+		return err
+	},
+	"import-public-ova": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ImportPublicOVA(ctx, client.OVAImport{Name: "web01", Body: strings.NewReader("x"), Size: 1})
+		return err
+	},
 
 	// Billing: prices and quotes.
 	"list-price-plans": func(ctx context.Context, c *client.Client) error {

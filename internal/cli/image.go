@@ -214,7 +214,7 @@ func (a *app) imageCmd() *cobra.Command {
 	}
 	cmd.AddCommand(del)
 
-	cmd.AddCommand(a.imageImportCmd(), a.imageUploadCmd())
+	cmd.AddCommand(a.imageImportCmd(), a.imageUploadCmd(), a.imageImportOVACmd())
 	return cmd
 }
 

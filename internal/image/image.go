@@ -71,6 +71,8 @@ func message(code string) (what, hint string) {
 	switch code {
 	case CodeUnsupportedFormat:
 		return "the image format is not supported", "use qcow2, raw or a single-file VMDK"
+	case CodeInvalidOVA:
+		return "the OVA cannot be imported", "export one VM with one disk as an OVA (the .ovf first in the tar)"
 	case CodeBackingFile:
 		return "the image refers to a backing file", "upload a self-contained image (qemu-img convert -O qcow2 flattens it)"
 	case CodeExternalDataFile:

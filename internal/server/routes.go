@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.vdcRoutes()
 	s.vmRoutes()
 	s.imageRoutes()
+	s.ovaRoutes()
 	s.invoiceRoutes()
 	s.creditRoutes()
 	s.priceRoutes()
