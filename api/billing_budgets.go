@@ -68,7 +68,7 @@ type Webhook struct {
 // WebhookCreate makes a webhook. The server generates the signing secret.
 type WebhookCreate struct {
 	URL        string   `json:"url" maxLength:"2000" doc:"http or https URL; an organisation's webhook may not target loopback or private addresses"`
-	EventTypes []string `json:"event_types,omitempty" maxItems:"10" doc:"Event types to deliver (billing.threshold, billing.state, budget.threshold, invoice.finalized); omit for all"`
+	EventTypes []string `json:"event_types,omitempty" maxItems:"50" doc:"Event types to deliver: billing.threshold, billing.state, budget.threshold, invoice.finalized, or resource changes named like audit actions (vm.create, vdc.delete...); omit for all"`
 }
 
 // WebhookCreated is the answer to a create: the webhook and its signing

@@ -59,6 +59,7 @@ func billingLoops(st *store.Store, m mail.Sender, log *slog.Logger) []loop.Loop 
 		{Name: "invoicing", Every: time.Hour, Singleton: true, Run: now(inv.RunOnce)},
 		{Name: "budgets", Every: 5 * time.Minute, Singleton: true, Run: now(notifier.CheckBudgets)},
 		{Name: "webhooks", Every: 10 * time.Second, Singleton: true, Run: now(notifier.DeliverOnce)},
+		{Name: "resource-webhooks", Every: 5 * time.Second, Singleton: true, Run: now(notifier.ForwardAudit)},
 		{Name: "metering-reconciler", Every: 5 * time.Minute, Singleton: true, Run: now(recon.RunOnce)},
 	}
 }

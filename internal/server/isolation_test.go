@@ -21,8 +21,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/internal/events"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
@@ -170,6 +172,7 @@ func isolationRules() []isoRule {
 
 		// Lists across organisations.
 		{op: "list-orgs", kind: isoList},
+		{op: "stream-events", kind: isoList, queries: []string{"follow=false&after=" + events.IDAt(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))}},
 		{op: "list-operations", kind: isoList, queries: []string{"", "org={org}", "target={vdc}", "kind=vdc.delete"},
 			refs: map[string][]string{"vdc": {"vdc-id"}}},
 

@@ -35,6 +35,7 @@ func (s *Server) routes() {
 	s.webhookRoutes()
 	s.residencyRoutes()
 	s.consoleRoutes()
+	s.eventRoutes()
 	s.operationRoutes()
 	s.auditRoutes()
 	s.docsRoutes()

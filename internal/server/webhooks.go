@@ -58,8 +58,9 @@ func validWebhook(b api.WebhookCreate, tenant bool) ([]string, error) {
 	}
 	var types []string
 	for _, t := range b.EventTypes {
-		if !slices.Contains(api.EventTypes, t) {
-			e := api.Errorf(http.StatusUnprocessableEntity, api.CodeValidation, "unknown event type %q (known: %s)", t, strings.Join(api.EventTypes, ", "))
+		if !slices.Contains(api.EventTypes, t) && !api.IsResourceEventType(t) {
+			e := api.Errorf(http.StatusUnprocessableEntity, api.CodeValidation,
+				"unknown event type %q (billing: %s; or a resource change such as vm.create)", t, strings.Join(api.EventTypes, ", "))
 			e.Errors = []api.ErrorDetail{{Location: "body.event_types", Message: "unknown event type", Value: t}}
 			return nil, e
 		}

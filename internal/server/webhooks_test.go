@@ -45,7 +45,7 @@ func TestWebhooksAPI(t *testing.T) {
 			{"metadata", "http://169.254.169.254/latest", nil, "loopback, private"},
 			{"localhost", "http://localhost:9000/hook", nil, "this machine"},
 			{"not http", "ftp://hooks.acme.test/in", nil, "scheme"},
-			{"unknown event type", "https://hooks.acme.test/in", []string{"vm.created"}, "unknown event type"},
+			{"unknown event type", "https://hooks.acme.test/in", []string{"not an event"}, "unknown event type"},
 		} {
 			got := e.do("POST", "/api/v1/orgs/acme/webhooks", acmeAdmin, api.WebhookCreate{URL: tt.url, EventTypes: tt.types})
 			if got.Status != http.StatusUnprocessableEntity || !strings.Contains(string(got.Body), tt.says) {
