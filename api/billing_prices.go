@@ -119,3 +119,7 @@ type QuoteLine struct {
 	UnitPrice string `json:"unit_price" doc:"Per unit per hour, after the organisation's override" example:"0.012"`
 	PerHour   string `json:"per_hour" example:"0.024"`
 }
+
+// CodeNoPricePlan: usage of a region and allocation model the provider has
+// not priced (409).
+const CodeNoPricePlan = "no_price_plan"

@@ -49,6 +49,7 @@ type VM struct {
 	Host              string   `json:"host"`
 	AntiAffinityGroup string   `json:"anti_affinity_group,omitempty"`
 	SSHKeys           []string `json:"ssh_keys,omitempty"`
+	NICs              []NIC    `json:"nics,omitempty"`
 }
 
 // VMCreate asks for one VM, or Count VMs named <name>-1 ... <name>-<count>.
@@ -65,6 +66,25 @@ type VMCreate struct {
 	AntiAffinityGroup string `json:"anti_affinity_group,omitempty" pattern:"^[a-z0-9][a-z0-9-]{0,62}$"`
 	PowerOn           *bool  `json:"power_on,omitempty" doc:"Default true"`
 	Labels            Labels `json:"labels,omitempty"`
+	// Networks the VM is attached to, in order (the first is its primary
+	// interface); default: the VDC's only network, if it has exactly one.
+	Networks []VMNetwork `json:"networks,omitempty" maxItems:"8"`
+	// PublicIP allocates a public address and attaches it to the first NIC.
+	PublicIP bool `json:"public_ip,omitempty"`
+}
+
+// VMNetwork attaches a VM to a network, with a fixed address on request.
+type VMNetwork struct {
+	Network string `json:"network" doc:"Network ID or name"`
+	IP      string `json:"ip,omitempty" format:"ipv4" doc:"Fixed address; default: the next free one"`
+}
+
+// NIC is a VM's interface.
+type NIC struct {
+	Network  string `json:"network"`
+	MAC      string `json:"mac"`
+	IP       string `json:"ip"`
+	PublicIP string `json:"public_ip,omitempty"`
 }
 
 // VMCreated is the answer to a create: the VMs, placed, and one operation per

@@ -127,9 +127,11 @@ type ObservedVM struct {
 
 // SyncResponse is the desired state of every VM placed on the host.
 type SyncResponse struct {
-	Generation int64        `json:"generation"`
-	VMs        []DesiredVM  `json:"vms"`
-	Consoles   []ConsoleReq `json:"consoles,omitempty"`
+	Generation int64            `json:"generation"`
+	VMs        []DesiredVM      `json:"vms"`
+	Networks   []DesiredNetwork `json:"networks,omitempty"`
+	Uplinks    []PublicUplink   `json:"uplinks,omitempty"`
+	Consoles   []ConsoleReq     `json:"consoles,omitempty"`
 }
 
 // DesiredVM is what a VM should be. Power is running, stopped or deleted
@@ -150,6 +152,8 @@ type DesiredVM struct {
 	UserData   string   `json:"user_data,omitempty"`
 	// Snapshots that should exist on the root disk; others are deleted.
 	Snapshots []string `json:"snapshots"`
+	// NICs in order; the first is the VM's primary interface.
+	NICs []DesiredNIC `json:"nics,omitempty"`
 	// StopTimeoutSeconds bounds a graceful stop before the VM is forced off.
 	StopTimeoutSeconds int    `json:"stop_timeout_seconds"`
 	RebootAt           int64  `json:"reboot_at,omitempty"`
@@ -177,4 +181,53 @@ type ImageFile struct {
 type ConsoleReq struct {
 	Session string `json:"session"`
 	VM      string `json:"vm"`
+}
+
+// DesiredNetwork is a tenant network a host must carry because VMs on it
+// run there: a bridge, a VXLAN segment to Peers (the other hosts' underlay
+// addresses) and a router namespace with the gateway, DHCP and NAT.
+type DesiredNetwork struct {
+	ID      string   `json:"id"`
+	VNI     int      `json:"vni"`
+	CIDR    string   `json:"cidr"`
+	Gateway string   `json:"gateway"`
+	DNS     []string `json:"dns,omitempty"`
+	MTU     int      `json:"mtu"`
+	Peers   []string `json:"peers"`
+	// Leases are the static DHCP leases of every NIC on the network.
+	Leases []Lease `json:"leases"`
+}
+
+// Lease is one NIC's address.
+type Lease struct {
+	MAC      string `json:"mac"`
+	IP       string `json:"ip"`
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// DesiredNIC is a VM's interface on a network.
+type DesiredNIC struct {
+	Network string         `json:"network"` // DesiredNetwork.ID
+	MAC     string         `json:"mac"`
+	IP      string         `json:"ip"`
+	Rules   []FirewallRule `json:"rules,omitempty"`
+	// PublicIP is the public address 1:1 NATed to IP, if any.
+	PublicIP string `json:"public_ip,omitempty"`
+}
+
+// FirewallRule allows traffic to (ingress) or from (egress) a NIC.
+type FirewallRule struct {
+	Direction string `json:"direction"` // ingress or egress
+	Protocol  string `json:"protocol"`  // tcp, udp, icmp or any
+	PortFrom  int    `json:"port_from,omitempty"`
+	PortTo    int    `json:"port_to,omitempty"`
+	CIDR      string `json:"cidr"`
+}
+
+// PublicUplink is how a host reaches the provider's external network for a
+// region's public addresses.
+type PublicUplink struct {
+	Prefix  string `json:"prefix"`  // the pool's CIDR
+	Gateway string `json:"gateway"` // its gateway
+	Uplink  string `json:"uplink"`  // the host interface on that network
 }

@@ -282,3 +282,29 @@ func closeIfOpen(ctx context.Context, tx *store.Tx, resourceID, meter string) er
 	}
 	return err
 }
+
+// KindPublicIP is the resource kind of a public address's spans.
+const KindPublicIP = "public_ip"
+
+// PublicIPAllocated opens a public address's span: it is charged from
+// allocation to release, attached or not. The price is its VDC's region and
+// model (an address kept without a VDC is priced as pay-as-you-go in its
+// region).
+func PublicIPAllocated(ctx context.Context, tx *store.Tx, ip *store.PublicIP) error {
+	s := &store.UsageSpan{OrgID: ip.OrgID, VDCID: ip.VDCID, RegionID: ip.RegionID, Model: api.AllocationPAYG,
+		ResourceKind: KindPublicIP, ResourceID: ip.ID, ResourceName: ip.Address, Meter: rating.SpanPublicIP}
+	if ip.VDCID != "" {
+		vdc, err := tx.GetVDCByID(ctx, ip.VDCID)
+		if err != nil {
+			return err
+		}
+		s.Model = vdc.AllocationModel
+	}
+	_, err := syncSpan(ctx, tx, tx.Now(), s, ip.ID, rating.SpanPublicIP, SourceAPI, "")
+	return err
+}
+
+// PublicIPReleased closes a public address's span.
+func PublicIPReleased(ctx context.Context, tx *store.Tx, ip *store.PublicIP) error {
+	return closeIfOpen(ctx, tx, ip.ID, rating.SpanPublicIP)
+}

@@ -167,6 +167,10 @@ func isolationRules() []isoRule {
 		{op: "create-provider-webhook", kind: isoProvider, body: body(map[string]any{"url": "https://ops.example.com/in"})},
 		{op: "delete-provider-webhook", kind: isoProvider, refs: map[string][]string{"webhook": {"provider-webhook"}}},
 		{op: "list-provider-webhook-deliveries", kind: isoProvider, refs: map[string][]string{"webhook": {"provider-webhook"}}},
+		{op: "list-public-ip-pools", kind: isoProvider},
+		{op: "create-public-ip-pool", kind: isoProvider, body: body(map[string]any{"name": "more", "region": "au-syd",
+			"cidr": "198.51.100.0/28", "gateway": "198.51.100.1", "uplink": "eth1"})},
+		{op: "delete-public-ip-pool", kind: isoProvider, refs: map[string][]string{"pool": {"pool"}}},
 		{op: "list-all-vms", kind: isoProvider, queries: []string{"", "org={org}", "host={host}"}},
 		{op: "list-audit-events", kind: isoProvider, queries: []string{"", "org={org}", "resource={vdc}"}, refs: map[string][]string{"vdc": {"vdc-id"}}},
 
@@ -193,6 +197,12 @@ func isolationRules() []isoRule {
 		{op: "get-residency-report", kind: isoOrg},
 		{op: "get-residency-report-csv", kind: isoOrg},
 		{op: "get-balance", kind: isoOrg},
+		{op: "list-networks", kind: isoOrg},
+		{op: "get-network", kind: isoOrg, refs: map[string][]string{"network": {"network"}}},
+		{op: "list-public-ips", kind: isoOrg},
+		{op: "get-public-ip", kind: isoOrg, refs: map[string][]string{"ip": {"pip"}}},
+		{op: "list-firewall-rules", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}}},
+		{op: "get-firewall-rule", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}, "rule": {"rule"}}},
 		{op: "list-credits", kind: isoOrg},
 		{op: "list-invoices", kind: isoOrg},
 		{op: "get-invoice", kind: isoOrg, refs: map[string][]string{"invoice": {"invoice"}}},
@@ -227,7 +237,8 @@ func isolationRules() []isoRule {
 		{op: "revoke-token", kind: isoObject, refs: map[string][]string{"id": {"token", "member-token"}}},
 		{op: "revoke-org-token", kind: isoOrg, refs: map[string][]string{"id": {"member-token", "token"}}},
 		{op: "remove-member", kind: isoOrg, refs: map[string][]string{"user": {"member"}}},
-		{op: "create-vms", kind: isoOrg, body: body(api.VMCreate{Name: "implant", VDC: "atlas", Image: "tiny", Size: "s1.small"})},
+		{op: "create-vms", kind: isoOrg, body: body(api.VMCreate{Name: "implant", VDC: "atlas", Image: "tiny", Size: "s1.small",
+			Networks: []api.VMNetwork{{Network: "lan"}}})},
 		{op: "update-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}}, body: body(api.VMUpdate{Labels: &api.Labels{"by": "bravo"}})},
 		{op: "stop-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm-stop"}}},
 		{op: "force-off-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm-force"}}},
@@ -245,6 +256,15 @@ func isolationRules() []isoRule {
 			body: func(f *isoFixture, _ map[string]string) any { return webOVA(f.e.t) }},
 		{op: "delete-image", kind: isoOrg, refs: map[string][]string{"image": {"image-unused"}}},
 		{op: "delete-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm-del"}}},
+		{op: "create-network", kind: isoOrg, body: body(map[string]any{"name": "n2", "vdc": "atlas", "cidr": "10.9.0.0/24"})},
+		{op: "delete-network", kind: isoOrg, refs: map[string][]string{"network": {"network-del"}}},
+		{op: "release-public-ip", kind: isoOrg, refs: map[string][]string{"ip": {"pip-del"}}},
+		{op: "allocate-public-ip", kind: isoOrg, body: body(map[string]any{"vdc": "atlas"})},
+		{op: "attach-public-ip", kind: isoOrg, refs: map[string][]string{"ip": {"pip"}}, body: body(map[string]any{"vm": "web"})},
+		{op: "detach-public-ip", kind: isoOrg, refs: map[string][]string{"ip": {"pip"}}},
+		{op: "create-firewall-rule", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}},
+			body: body(map[string]any{"direction": "ingress", "protocol": "tcp", "port_from": 22})},
+		{op: "delete-firewall-rule", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}, "rule": {"rule-del"}}},
 		{op: "get-quote", kind: isoOrg, body: body(map[string]any{"vdc": "atlas", "size": "s1.small"})},
 		{op: "create-budget", kind: isoOrg, body: body(map[string]any{"name": "implant", "amount": "100"})},
 		{op: "update-budget", kind: isoOrg, refs: map[string][]string{"budget": {"budget"}}, body: body(map[string]any{"amount": "200"})},
@@ -511,7 +531,8 @@ func newIsoFixture(t *testing.T, e *env) *isoFixture {
 		{label: "alpha member's role binding", value: bindings[mia.ID], ghost: store.NewID()},
 		{label: "alpha admin's role binding", value: bindings[adminMe.User.ID], ghost: store.NewID()},
 	}
-	for _, more := range []isoComputeObjects{isoCompute(t, e, alpha.ID, atlas.ID, host.ID), isoBilling(t, e, alpha.ID)} {
+	compute := isoCompute(t, e, alpha.ID, atlas.ID, host.ID)
+	for _, more := range []isoComputeObjects{compute, isoBilling(t, e, alpha.ID), isoNetworking(t, e, alpha.ID, atlas.ID, compute.refs["vm"][0].value)} {
 		for kind, objs := range more.refs {
 			f.refs[kind] = objs
 		}

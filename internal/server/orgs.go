@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
+	"github.com/sirocco-cloud/sirocco/internal/metering"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
@@ -309,6 +310,29 @@ func (s *Server) closeOrg(ctx context.Context, op *store.Operation, progress ope
 		invitations, err := tx.RevokeOrgInvitations(ctx, o.ID)
 		if err != nil {
 			return err
+		}
+		// Its public addresses go back to the pools and its networks go
+		// (its VMs, and so their NICs, are gone already).
+		ips, _, err := tx.ListPublicIPs(ctx, store.PublicIPFilter{OrgID: o.ID}, store.Page{Limit: store.MaxLimit})
+		if err != nil {
+			return err
+		}
+		for i := range ips {
+			if err := metering.PublicIPReleased(ctx, tx, &ips[i]); err != nil {
+				return err
+			}
+			if err := tx.ReleasePublicIP(ctx, ips[i].ID); err != nil {
+				return err
+			}
+		}
+		nets, _, err := tx.ListNetworks(ctx, store.NetworkFilter{OrgID: o.ID}, store.Page{Limit: store.MaxLimit})
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if err := tx.DeleteNetwork(ctx, n.ID); err != nil {
+				return err
+			}
 		}
 		vdcs, err := tx.DeleteOrgVDCs(ctx, o.ID)
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/internal/billing/rating"
 	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
 	"github.com/sirocco-cloud/sirocco/internal/operation"
@@ -180,6 +181,10 @@ func (s *Server) apiError(ctx context.Context, err error) error {
 		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "not found")
 	case errors.Is(err, store.ErrConflict):
 		return api.Errorf(http.StatusConflict, api.CodeConflict, "the request conflicts with the current state")
+	case errors.Is(err, rating.ErrNoPlan):
+		// The provider has not priced a region its tenants use: say so
+		// rather than guess a price.
+		return api.Errorf(http.StatusConflict, api.CodeNoPricePlan, "%v: the provider must add a price plan (POST /api/v1/price-plans)", err)
 	case errors.Is(err, store.ErrBadCursor):
 		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "invalid page cursor")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -106,6 +106,16 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 					if err := metering.VMDeleted(ctx, tx, v); err != nil {
 						return err
 					}
+					// The other hosts of its networks drop its lease.
+					peers, err := s.peerHosts(ctx, tx, v)
+					if err != nil {
+						return err
+					}
+					for _, h := range peers {
+						if err := tx.BumpHostGeneration(ctx, h); err != nil {
+							return err
+						}
+					}
 					if err := tx.DeleteVM(ctx, v.ID); err != nil {
 						return err
 					}
@@ -187,6 +197,11 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 		if err != nil {
 			return err
 		}
+		nets, nics, uplinks, err := s.hostNetworks(ctx, tx, hostID)
+		if err != nil {
+			return err
+		}
+		resp.Networks, resp.Uplinks = nets, uplinks
 		images := map[string]*agentapi.Image{}
 		for i := range vms {
 			v := &vms[i]
@@ -209,7 +224,7 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 			d := agentapi.DesiredVM{ID: v.ID, Generation: v.Generation, Power: v.Power, Name: v.Name, Hostname: v.Hostname,
 				VCPU: v.VCPU, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB, Image: *im, SSHKeys: v.SSHKeys, UserData: v.UserData,
 				Snapshots: []string{}, StopTimeoutSeconds: v.StopTimeout, RebootAt: v.RebootAt, ForceOffAt: v.ForceOffAt,
-				RevertAt: v.RevertAt, RevertTo: v.RevertTo}
+				RevertAt: v.RevertAt, RevertTo: v.RevertTo, NICs: nics[v.ID]}
 			for _, sn := range snaps {
 				if sn.State != store.SnapshotDeleting && sn.State != store.SnapshotError {
 					d.Snapshots = append(d.Snapshots, sn.Name)

@@ -307,6 +307,7 @@ func unfinishedOp(ctx context.Context, tx *store.Tx, kind, targetKind, targetID 
 func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress operation.Progress) error {
 	progress(10, "deleting VDC")
 	var left int
+	var what string
 	name := op.TargetID
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		left = 0
@@ -325,13 +326,22 @@ func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		nets, _, err := tx.ListNetworks(ctx, store.NetworkFilter{VDCID: v.ID}, store.Page{Limit: store.MaxLimit})
+		if err != nil {
+			return err
+		}
+		ips, err := tx.CountPublicIPs(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		if n+len(nets)+ips > 0 {
+			what = fmt.Sprintf("%d VMs, %d networks and %d public IPs", n, len(nets), ips)
 			v.State = store.VDCReady
 			if err := tx.UpdateVDC(ctx, v); err != nil {
 				return err
 			}
-			left = n
-			return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, fmt.Sprintf("refused: %d VMs left", n))
+			left = n + len(nets) + ips
+			return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, "refused: "+what+" left")
 		}
 		if err := metering.VDCDeleted(ctx, tx, v); err != nil {
 			return err
@@ -342,7 +352,7 @@ func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress
 		return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, fmt.Sprintf("deleted %s by operation %s", v.Name, op.ID))
 	})
 	if err == nil && left > 0 {
-		err = api.Errorf(http.StatusConflict, api.CodeNotEmpty, "VDC %q still holds %d VMs: delete them first; the VDC is ready again", name, left)
+		err = api.Errorf(http.StatusConflict, api.CodeNotEmpty, "VDC %q still holds %s: delete them first; the VDC is ready again", name, what)
 	}
 	return err
 }

@@ -184,18 +184,24 @@ func (s *Server) vmRoutes() {
 				return nil, err
 			}
 			var v *store.VM
+			var nics []store.NIC
 			err = s.store.View(ctx, func(tx *store.Tx) error {
 				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
 				if err != nil {
 					return err
 				}
-				v, err = tx.GetVM(ctx, o.ID, in.VM)
-				return notFoundOr(err, "VM", in.VM)
+				if v, err = tx.GetVM(ctx, o.ID, in.VM); err != nil {
+					return notFoundOr(err, "VM", in.VM)
+				}
+				nics, err = tx.ListNICsByVM(ctx, v.ID)
+				return err
 			})
 			if err != nil {
 				return nil, err
 			}
-			return &bodyOut[api.VM]{ETag: etag(v.Version), Body: vmOf(v)}, nil
+			out := vmOf(v)
+			out.NICs = nicsOf(nics)
+			return &bodyOut[api.VM]{ETag: etag(v.Version), Body: out}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "create-vms", Method: http.MethodPost, Path: base, Summary: "Create VMs",
@@ -303,6 +309,20 @@ func (s *Server) vmRoutes() {
 		func(ctx context.Context, in *vmPath) (*acceptOut, error) {
 			return s.vmAction(ctx, in.Org, in.VM, opVMDelete, "", func(tx *store.Tx, v *store.VM) (string, error) {
 				v.Power = store.PowerDeleted
+				// Its public addresses go back to the organisation, and the
+				// other hosts of its networks forget its lease.
+				if _, err := tx.DetachVMPublicIPs(ctx, v.ID); err != nil {
+					return "", err
+				}
+				peers, err := s.peerHosts(ctx, tx, v)
+				if err != nil {
+					return "", err
+				}
+				for _, h := range peers {
+					if err := tx.BumpHostGeneration(ctx, h); err != nil {
+						return "", err
+					}
+				}
 				return "delete", nil
 			})
 		})
@@ -633,6 +653,17 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			if err := metering.VMCreated(ctx, tx, v); err != nil {
 				return err
 			}
+			nics, err := s.attachNICs(ctx, tx, v, b.Networks, b.PublicIP)
+			if err != nil {
+				return err
+			}
+			peers, err := s.peerHosts(ctx, tx, v)
+			if err != nil {
+				return err
+			}
+			for _, h := range peers {
+				hosts[h] = true
+			}
 			v.VDCName, v.ZoneID, v.RegionID, v.Jurisdiction, v.HostState = vdc.Name, vdc.ZoneID, vdc.RegionID, vdc.Jurisdiction, api.HostReady
 			in, _ := json.Marshal(vmOpInput{Generation: v.Generation})
 			op := &store.Operation{OrgID: o.ID, Kind: opVMCreate, TargetKind: "vm", TargetID: v.ID, CreatedBy: p.UserID, Input: string(in)}
@@ -643,7 +674,9 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			if err := s.audit(ctx, tx, "vm.create", "vm", v.ID, o.ID, detail); err != nil {
 				return err
 			}
-			out.VMs = append(out.VMs, vmOf(v))
+			created := vmOf(v)
+			created.NICs = nics
+			out.VMs = append(out.VMs, created)
 			out.Operations = append(out.Operations, operation.ToAPI(op))
 			hosts[d.HostID] = true
 		}

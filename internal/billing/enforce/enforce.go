@@ -233,9 +233,25 @@ func step(state string, b *store.OrgBilling, bal ledger.Balance, charged bool, n
 }
 
 // stopVMs sets every running VM of a suspended organisation to stopped, so
-// hosts power them off. Disks are kept. The tenant starts them again after
-// a top-up.
+// hosts power them off, and detaches its public addresses (kept allocated,
+// and billed, for the tenant to attach again). Disks are kept. The tenant
+// starts its VMs again after a top-up.
 func (e *Enforcer) stopVMs(ctx context.Context, tx *store.Tx, orgID string) error {
+	hosts, err := tx.DetachOrgPublicIPs(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		if err := tx.BumpHostGeneration(ctx, h); err != nil {
+			return err
+		}
+	}
+	if len(hosts) > 0 {
+		if err := tx.InsertAudit(ctx, &store.AuditEvent{ActorType: "system", OrgID: orgID, Action: "public-ip.detach",
+			ResourceKind: "org", ResourceID: orgID, Outcome: "success", Detail: "organisation suspended: public IPs detached"}); err != nil {
+			return err
+		}
+	}
 	page := store.Page{Limit: store.MaxLimit}
 	for {
 		vms, next, err := tx.ListVMs(ctx, store.VMFilter{OrgID: orgID}, page)

@@ -48,7 +48,7 @@ func (l *Ledger) unrated(ctx context.Context, tx *store.Tx, orgID string, now ti
 	if err != nil {
 		return decimal.Zero, err
 	}
-	return rating.Accrued(spans, plans, overrides, from, now)
+	return rating.Accrued(rating.Priced(spans, plans), plans, overrides, from, now)
 }
 
 // Display formats an amount for people: rounded half-up to the currency's

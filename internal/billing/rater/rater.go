@@ -96,7 +96,7 @@ func (r *Rater) window(ctx context.Context, tx *store.Tx, w rating.Window, runID
 	if err != nil {
 		return err
 	}
-	lines, err := rating.Rate(spans, plans, overrides, w)
+	lines, err := rating.Rate(rating.Priced(spans, plans), plans, overrides, w)
 	if err != nil {
 		return err
 	}

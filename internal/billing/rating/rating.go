@@ -195,7 +195,10 @@ func (r *run) segments(region, model, org string) ([]*segment, error) {
 			}
 		}
 		if plan == nil {
-			return nil, fmt.Errorf("rate region %s model %s at %s: %w", region, model, start.Format(time.RFC3339), ErrNoPlan)
+			// Unpriced: usage here is an error (callers drop it first with
+			// Priced), but the segment itself may well hold none.
+			out = append(out, &segment{Window: Window{Start: start, End: cuts[i+1]}})
+			continue
 		}
 		s := &segment{Window: Window{Start: start, End: cuts[i+1]}, plan: plan, rates: plan.Rates, factor: decimal.NewFromInt(1)}
 		for j := range overrides {
@@ -333,6 +336,9 @@ func (r *run) span(s *Span) error {
 		if !pa.Before(pb) {
 			continue
 		}
+		if seg.plan == nil {
+			return fmt.Errorf("rate region %s model %s at %s: %w", s.Region, model, pa.Format(time.RFC3339), ErrNoPlan)
+		}
 		r.scratch = contribution(r.scratch[:0], s, pa, pb)
 		in := r.scratch
 		switch s.Meter {
@@ -436,6 +442,9 @@ func (r *run) minimums() error {
 		}
 		i := slices.IndexFunc(segs, func(g *segment) bool { return g.Start.Before(end) && !end.After(g.End) })
 		seg := segs[i]
+		if seg.plan == nil {
+			continue // ended before any plan: free
+		}
 		short := MinimumPowerOn - p.total
 		hours := durationHours(short)
 		in := binary.AppendVarint([]byte("min"), int64(short))
