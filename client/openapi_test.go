@@ -411,6 +411,73 @@ var sdk = map[string]func(context.Context, *client.Client) error{
 		return err
 	},
 
+	// Networks, public IPs and firewall rules.
+	"list-networks": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListNetworks(ctx, "o1", client.NetworkListOptions{})
+		return err
+	},
+	"get-network": func(ctx context.Context, c *client.Client) error { _, err := c.GetNetwork(ctx, "o1", "n1"); return err },
+	"create-network": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateNetwork(ctx, "o1", api.NetworkCreate{})
+		return err
+	},
+	"delete-network": func(ctx context.Context, c *client.Client) error { return c.DeleteNetwork(ctx, "o1", "n1") },
+	"list-public-ip-pools": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListPublicIPPools(ctx, client.PublicIPPoolListOptions{})
+		return err
+	},
+	"create-public-ip-pool": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreatePublicIPPool(ctx, api.PublicIPPoolCreate{})
+		return err
+	},
+	"delete-public-ip-pool": func(ctx context.Context, c *client.Client) error { return c.DeletePublicIPPool(ctx, "p1") },
+	"list-public-ips": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListPublicIPs(ctx, "o1", client.PublicIPListOptions{})
+		return err
+	},
+	"get-public-ip": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GetPublicIP(ctx, "o1", "203.0.113.5")
+		return err
+	},
+	"allocate-public-ip": func(ctx context.Context, c *client.Client) error {
+		_, err := c.AllocatePublicIP(ctx, "o1", api.PublicIPAllocate{})
+		return err
+	},
+	"release-public-ip": func(ctx context.Context, c *client.Client) error { return c.ReleasePublicIP(ctx, "o1", "203.0.113.5") },
+	"attach-public-ip": func(ctx context.Context, c *client.Client) error {
+		_, err := c.AttachPublicIP(ctx, "o1", "203.0.113.5", api.PublicIPAttach{VM: "vm1"})
+		return err
+	},
+	"detach-public-ip": func(ctx context.Context, c *client.Client) error {
+		_, err := c.DetachPublicIP(ctx, "o1", "203.0.113.5")
+		return err
+	},
+	"list-firewall-rules": func(ctx context.Context, c *client.Client) error {
+		_, err := c.ListFirewallRules(ctx, "o1", "vm1")
+		return err
+	},
+	"get-firewall-rule": func(ctx context.Context, c *client.Client) error {
+		_, err := c.GetFirewallRule(ctx, "o1", "vm1", "r1")
+		return err
+	},
+	"create-firewall-rule": func(ctx context.Context, c *client.Client) error {
+		_, err := c.CreateFirewallRule(ctx, "o1", "vm1", api.FirewallRuleCreate{})
+		return err
+	},
+	"delete-firewall-rule": func(ctx context.Context, c *client.Client) error {
+		return c.DeleteFirewallRule(ctx, "o1", "vm1", "r1")
+	},
+
+	// Events.
+	"stream-events": func(ctx context.Context, c *client.Client) error {
+		for _, err := range c.Events(ctx, client.EventOptions{Types: []string{"vm.create"}}) {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+
 	// Operations and audit.
 	"list-operations": func(ctx context.Context, c *client.Client) error {
 		_, err := c.ListOperations(ctx, client.OperationListOptions{})

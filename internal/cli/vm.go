@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,13 @@ var vmCols = []col[api.VM]{
 	{"LABELS", func(v *api.VM) string { return labels(v.Labels) }},
 	{"AGE", func(v *api.VM) string { return age(v.CreatedAt) }},
 	{"MESSAGE", func(v *api.VM) string { return v.Message }},
+}
+
+var nicCols = []col[api.NIC]{
+	{"NETWORK", func(n *api.NIC) string { return n.Network }},
+	{"IP", func(n *api.NIC) string { return n.IP }},
+	{"PUBLIC IP", func(n *api.NIC) string { return n.PublicIP }},
+	{"MAC", func(n *api.NIC) string { return n.MAC }},
 }
 
 var snapshotCols = []col[api.Snapshot]{
@@ -125,7 +133,11 @@ func (a *app) vmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return show(a, v, vmCols)
+			if err := show(a, v, vmCols); err != nil || a.output != "table" || len(v.NICs) == 0 {
+				return err
+			}
+			fmt.Fprintln(a.out)
+			return table(a, v.NICs, nicCols)
 		},
 	})
 
@@ -186,7 +198,7 @@ func (a *app) vmCmd() *cobra.Command {
 
 func (a *app) vmCreateCmd() *cobra.Command {
 	var in api.VMCreate
-	var sshKeys, createLabels []string
+	var sshKeys, createLabels, networks []string
 	var userData string
 	var stopped bool
 	create := &cobra.Command{
@@ -195,9 +207,12 @@ func (a *app) vmCreateCmd() *cobra.Command {
 		Long: "Create a VM from an image (the organisation's private images first, then the public catalog)\n" +
 			"in a VDC (--vdc may be left out when the organisation has exactly one). With --count N the VMs\n" +
 			"are named NAME-1 ... NAME-N; --anti-affinity puts each VM of a group on a different host.\n" +
+			"Each --network gives the VM a NIC on that network (without one, it joins the VDC's only network);\n" +
+			"--public-ip attaches a new public address to the first NIC.\n" +
 			"It waits until every VM runs (or, with --stopped, is ready), then prints them.",
 		Example: "  sirocco vm create web --image debian-12 --size s1.small --ssh-key ~/.ssh/id_ed25519.pub\n" +
-			"  sirocco vm create worker --image debian-12 --size s1.small --count 3 --anti-affinity workers --user-data cloud-init.yaml",
+			"  sirocco vm create worker --image debian-12 --size s1.small --count 3 --anti-affinity workers --user-data cloud-init.yaml\n" +
+			"  sirocco vm create app --image debian-12 --size s1.small --network lan --network db=10.1.0.20 --public-ip",
 		Args: args("NAME"),
 	}
 	noWait := addNoWaitFlag(create)
@@ -224,11 +239,15 @@ func (a *app) vmCreateCmd() *cobra.Command {
 			}
 			in.UserData = string(b)
 		}
+		nets, err := parseVMNetworks(networks)
+		if err != nil {
+			return err
+		}
 		c, org, err := a.inOrg()
 		if err != nil {
 			return err
 		}
-		in.Name, in.SSHKeys, in.Labels = args[0], keys, l
+		in.Name, in.SSHKeys, in.Labels, in.Networks = args[0], keys, l, nets
 		if stopped {
 			in.PowerOn = new(bool)
 		}
@@ -249,8 +268,30 @@ func (a *app) vmCreateCmd() *cobra.Command {
 	cf.StringVar(&in.AntiAffinityGroup, "anti-affinity", "", "anti-affinity group: each VM of the group on a different host")
 	cf.StringVar(&in.Hostname, "hostname", "", "the guest's hostname (default: the VM's name)")
 	cf.BoolVar(&stopped, "stopped", false, "create the VM without powering it on")
+	cf.StringArrayVar(&networks, "network", nil, "network to join, NAME or NAME=IP for a fixed address, one NIC each in order (repeatable; default: the VDC's only network)")
+	cf.BoolVar(&in.PublicIP, "public-ip", false, "allocate a public address and attach it to the first NIC (charged until released)")
 	cf.StringArrayVar(&createLabels, "label", nil, "label key=value (repeatable)")
 	return create
+}
+
+// parseVMNetworks reads --network values: NAME, or NAME=IP for a fixed
+// address.
+func parseVMNetworks(values []string) ([]api.VMNetwork, error) {
+	var out []api.VMNetwork
+	for _, v := range values {
+		name, ip, fixed := strings.Cut(v, "=")
+		name, ip = strings.TrimSpace(name), strings.TrimSpace(ip)
+		if name == "" || (fixed && ip == "") {
+			return nil, usagef("--network %q: want NAME or NAME=IP", v)
+		}
+		if fixed {
+			if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
+				return nil, usagef("--network %q: %q is not an IPv4 address", v, ip)
+			}
+		}
+		out = append(out, api.VMNetwork{Network: name, IP: ip})
+	}
+	return out, nil
 }
 
 // finishCreate shows what a create made: at once with wait unset, otherwise
