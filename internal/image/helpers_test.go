@@ -31,9 +31,16 @@ func needQemuImg(t *testing.T) *QemuImg {
 // hostile file).
 func qemuImgRun(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command("qemu-img", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
+	// LUKS key setup times PBKDF iterations by CPU time, which fails on a
+	// loaded machine ("Unable to get accurate CPU usage"): try again.
+	for attempt := 1; ; attempt++ {
+		out, err := exec.Command("qemu-img", args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if attempt == 5 || !bytes.Contains(out, []byte("accurate CPU usage")) {
+			t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
+		}
 	}
 }
 
