@@ -48,6 +48,9 @@ type Heartbeat struct {
 	Capacity     api.Capacity `json:"capacity"`
 	Acceleration string       `json:"acceleration"`
 	AgentVersion string       `json:"agent_version"`
+	// UnderlayIP is the host's address for VXLAN between hosts; empty on
+	// a host without tenant networking (the recorded one is then kept).
+	UnderlayIP string `json:"underlay_ip,omitempty"`
 }
 
 // HeartbeatResponse tells the agent its host's state and when to report again.
@@ -120,6 +123,10 @@ type ObservedVM struct {
 	// applying (successfully or in error).
 	Generation int64    `json:"generation"`
 	Snapshots  []string `json:"snapshots"`
+	// TxBytes is the VM's egress counter: bytes it sent through its NICs
+	// (their taps' receive counters). Zero when it has no NIC. Resets are
+	// expected (a restarted VM gets a new tap).
+	TxBytes int64 `json:"tx_bytes,omitempty"`
 	VCPU       int      `json:"vcpu"`
 	MemoryMiB  int64    `json:"memory_mib"`
 	DiskGiB    int64    `json:"disk_gib"`

@@ -138,6 +138,13 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 			if err := metering.VMObserved(ctx, tx, v, nv); err != nil {
 				return err
 			}
+			if o.TxBytes > 0 {
+				// A reading at the same instant twice is a replay; one
+				// older than the last is stale: neither counts.
+				if _, err := tx.RecordVMEgress(ctx, v, tx.Now(), o.TxBytes); err != nil && !errors.Is(err, store.ErrConflict) {
+					return err
+				}
+			}
 			// A running VM whose host reports it stopped, with nothing asked
 			// of it since, was powered off from inside (poweroff, a
 			// shutdown): it stays off, as on any cloud, rather than being

@@ -137,6 +137,8 @@ type EgressSample struct {
 	Counter   int64
 	// Delta is the increase since the VM's previous sample.
 	Delta int64
+	// What the sample is priced by (RecordVMEgress keeps them).
+	VDCID, RegionID, Model, VMName string
 }
 
 // RecordEgress stores a reading of VM vmID's egress counter taken at at and
@@ -185,18 +187,38 @@ func (tx *Tx) ListEgress(ctx context.Context, orgID string, from, to time.Time) 
 	}
 	w.add("sampled_at >= ?", ts(from))
 	w.add("sampled_at < ?", ts(to))
-	rows, err := tx.query(ctx, `SELECT vm_id, org_id, sampled_at, counter_bytes, delta_bytes FROM egress_samples`+w.String()+
-		` ORDER BY sampled_at, vm_id`, w.args...)
+	rows, err := tx.query(ctx, `SELECT vm_id, org_id, sampled_at, counter_bytes, delta_bytes, vdc_id, region_id, allocation_model, vm_name
+		FROM egress_samples`+w.String()+` ORDER BY sampled_at, vm_id`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list egress samples: %w", err)
 	}
 	return collect(rows, func(sc interface{ Scan(...any) error }) (EgressSample, error) {
 		var e EgressSample
 		var at Time
-		err := sc.Scan(&e.VMID, &e.OrgID, &at, &e.Counter, &e.Delta)
+		err := sc.Scan(&e.VMID, &e.OrgID, &at, &e.Counter, &e.Delta, &e.VDCID, &e.RegionID, &e.Model, &e.VMName)
 		e.SampledAt = at.Time
 		return e, mapErr(err)
 	})
+}
+
+// RecordVMEgress records a reading of VM v's egress counter (as
+// RecordEgress) with what prices it: its VDC, region, allocation model and
+// name, read now since the VM may be gone when the window is rated.
+func (tx *Tx) RecordVMEgress(ctx context.Context, v *VM, at time.Time, counter int64) (int64, error) {
+	delta, err := tx.RecordEgress(ctx, v.ID, v.OrgID, at, counter)
+	if err != nil {
+		return 0, err
+	}
+	vdc, err := tx.GetVDCByID(ctx, v.VDCID)
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.exec(ctx, `UPDATE egress_samples SET vdc_id = $3, region_id = $4, allocation_model = $5, vm_name = $6
+		WHERE vm_id = $1 AND sampled_at = $2`, v.ID, ts(at.UTC().Truncate(time.Microsecond)), vdc.ID, vdc.RegionID, vdc.AllocationModel, v.Name)
+	if err != nil {
+		return 0, fmt.Errorf("egress of vm %s: %w", v.ID, err)
+	}
+	return delta, nil
 }
 
 // MeteredInventory is what exists that metering bills, for the reconciler

@@ -100,6 +100,16 @@ func (r *Rater) window(ctx context.Context, tx *store.Tx, w rating.Window, runID
 	if err != nil {
 		return err
 	}
+	samples, err := tx.ListEgress(ctx, "", w.Start, w.End)
+	if err != nil {
+		return err
+	}
+	egress := make([]rating.Egress, len(samples))
+	for i, e := range samples {
+		egress[i] = rating.Egress{OrgID: e.OrgID, VDCID: e.VDCID, Region: e.RegionID, Model: e.Model, ResourceID: e.VMID,
+			ResourceName: e.VMName, At: e.SampledAt, Bytes: e.Delta}
+	}
+	lines = append(lines, rating.RateEgress(egress, plans, overrides, w)...)
 	existing, err := tx.ListRatedLines(ctx, store.RatedLineFilter{From: w.Start, To: w.End})
 	if err != nil {
 		return err
