@@ -126,10 +126,10 @@ type ObservedVM struct {
 	// TxBytes is the VM's egress counter: bytes it sent through its NICs
 	// (their taps' receive counters). Zero when it has no NIC. Resets are
 	// expected (a restarted VM gets a new tap).
-	TxBytes int64 `json:"tx_bytes,omitempty"`
-	VCPU       int      `json:"vcpu"`
-	MemoryMiB  int64    `json:"memory_mib"`
-	DiskGiB    int64    `json:"disk_gib"`
+	TxBytes   int64 `json:"tx_bytes,omitempty"`
+	VCPU      int   `json:"vcpu"`
+	MemoryMiB int64 `json:"memory_mib"`
+	DiskGiB   int64 `json:"disk_gib"`
 }
 
 // SyncResponse is the desired state of every VM placed on the host.

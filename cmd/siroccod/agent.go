@@ -23,6 +23,9 @@ func runAgent(ctx context.Context, args []string) int {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	vmDir := fs.String("vm-dir", "", "where VM disks and the image cache live (default /var/lib/sirocco/hypervisor for root, else the state directory)")
 	qemuUser := fs.String("qemu-user", defaultQEMUUser(), "the unprivileged user QEMU runs as (empty: the agent's own user)")
+	underlay := fs.String("underlay", "", "this host's IPv4 address for VXLAN between hosts; turns tenant networking on (needs root)")
+	uplink := fs.String("uplink", "", "interface on the provider's external network, for public addresses and egress (with --underlay)")
+	routerPrefix := fs.String("router-prefix", "", "name prefix of the networks' router namespaces (default srtr-); only for several hosts in one kernel")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -47,13 +50,12 @@ func runAgent(ctx context.Context, args []string) int {
 	if dir == "" {
 		dir = defaultVMDir(*stateDir)
 	}
-	hv := hypervisor{dir: dir, qemuUser: *qemuUser, accel: *accel}
-	drv, err := hv.driver()
+	hv := hypervisor{dir: dir, qemuUser: *qemuUser, accel: *accel, underlay: *underlay, uplink: *uplink, routerPrefix: *routerPrefix}
+	opts, err := hv.agentOptions(*stateDir, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "siroccod agent: %v\n", err)
 		return 1
 	}
-	opts := agent.Options{StateDir: *stateDir, Accel: *accel, Driver: drv, ImageDir: hv.imageDir(), Log: log}
 	var a *agent.Agent
 	if *join != "" {
 		a, err = agent.Join(ctx, *join, *token, opts)

@@ -39,6 +39,9 @@ type serveConfig struct {
 	LocalZone    string
 	VMDir        string
 	QEMUUser     string
+	Underlay     string
+	Uplink       string
+	RouterPrefix string
 	Accel        string
 	DemoImage    string
 }
@@ -79,6 +82,9 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.LocalZone, "local-zone", "au-syd-1a", "zone of the local host, with --local-host")
 	fs.StringVar(&c.VMDir, "vm-dir", "", "with --local-host: where VM disks and the image cache live (default /var/lib/sirocco/hypervisor for root, else <data-dir>/agent)")
 	fs.StringVar(&c.QEMUUser, "qemu-user", defaultQEMUUser(), "with --local-host: the unprivileged user QEMU runs as (empty: siroccod's own user)")
+	fs.StringVar(&c.Underlay, "underlay", "", "with --local-host: this host's address for VXLAN between hosts; tenant networks need it")
+	fs.StringVar(&c.Uplink, "uplink", "", "with --local-host: the interface on the provider's external network (public IPs)")
+	fs.StringVar(&c.RouterPrefix, "router-prefix", "", "with --local-host: prefix of the router namespaces (default srtr-)")
 	fs.StringVar(&c.Accel, "accel", "", "with --local-host: force the accelerator, kvm or tcg (default: kvm only where the CPU shows vmx/svm and /dev/kvm works)")
 	fs.StringVar(&c.DemoImage, "demo-image", "", "with --seed-demo: a directory holding the test guest (vmlinuz, initrd.img, from 'make image') to publish as image sirocco-testguest")
 	fs.DurationVar(&c.Heartbeat, "heartbeat-interval", 10*time.Second, "how often agents report; a host missing three reports is marked down")

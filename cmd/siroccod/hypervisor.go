@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 
+	"github.com/sirocco-cloud/sirocco/internal/agent"
 	"github.com/sirocco-cloud/sirocco/internal/compute/qemu"
+	"github.com/sirocco-cloud/sirocco/internal/network"
 )
 
 // hypervisor is where a host keeps its VMs and its image cache, and who
@@ -16,6 +20,42 @@ type hypervisor struct {
 	dir      string // holds machines/ (the QEMU driver's root) and images/ (the cache)
 	qemuUser string // empty runs QEMU as siroccod's own user
 	accel    string
+	// underlay and uplink turn tenant networking on (--underlay, --uplink);
+	// routerPrefix names the router namespaces (--router-prefix).
+	underlay, uplink, routerPrefix string
+}
+
+// network opens the host's tenant dataplane, or returns nil when the host
+// carries no tenant networks: no --underlay, or not root (bridges, taps and
+// namespaces need it). Its VMs then run without NICs, as before networking.
+func (h hypervisor) network(log *slog.Logger) (*network.Host, error) {
+	if h.underlay == "" {
+		if h.uplink != "" {
+			return nil, fmt.Errorf("--uplink %s needs --underlay", h.uplink)
+		}
+		return nil, nil
+	}
+	addr, err := netip.ParseAddr(h.underlay)
+	if err != nil || !addr.Is4() {
+		return nil, fmt.Errorf("--underlay %q: want this host's IPv4 address for VXLAN", h.underlay)
+	}
+	if os.Geteuid() != 0 {
+		log.Warn("not root: tenant networking is off, VMs run without NICs", "underlay", h.underlay)
+		return nil, nil
+	}
+	return network.New(network.Config{Underlay: addr, Uplink: h.uplink, RouterPrefix: h.routerPrefix})
+}
+
+// tapOwner is the UID QEMU runs as, who must be able to open the taps.
+func (h hypervisor) tapOwner() (int, error) {
+	if h.qemuUser == "" {
+		return os.Geteuid(), nil
+	}
+	u, err := user.Lookup(h.qemuUser)
+	if err != nil {
+		return 0, fmt.Errorf("--qemu-user %s: %w", h.qemuUser, err)
+	}
+	return strconv.Atoi(u.Uid)
 }
 
 // defaultVMDir is under /var/lib/sirocco for root, where an unprivileged
@@ -76,4 +116,25 @@ func (h hypervisor) driver() (*qemu.Driver, error) {
 		}
 	}
 	return qemu.New(cfg)
+}
+
+// agentOptions opens the driver and, with --underlay, the dataplane, for an
+// agent keeping its state in stateDir.
+func (h hypervisor) agentOptions(stateDir string, log *slog.Logger) (agent.Options, error) {
+	drv, err := h.driver()
+	if err != nil {
+		return agent.Options{}, err
+	}
+	opts := agent.Options{StateDir: stateDir, Accel: h.accel, Driver: drv, ImageDir: h.imageDir(), Log: log}
+	if opts.Network, err = h.network(log); err != nil {
+		return agent.Options{}, err
+	}
+	if opts.Network != nil {
+		if opts.TapOwner, err = h.tapOwner(); err != nil {
+			return agent.Options{}, err
+		}
+		opts.UnderlayIP = h.underlay
+		log.Info("tenant networking on", "underlay", h.underlay, "uplink", h.uplink)
+	}
+	return opts, nil
 }

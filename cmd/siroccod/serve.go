@@ -178,16 +178,17 @@ func serve(ctx context.Context, c *serveConfig) error {
 		if vmDir == "" {
 			vmDir = defaultVMDir(stateDir)
 		}
-		hv := hypervisor{dir: vmDir, qemuUser: c.QEMUUser, accel: c.Accel}
-		drv, err := hv.driver()
+		// Tenant networking (underlay, uplink) waits for --underlay and
+		// --uplink in serveConfig (config.go).
+		hv := hypervisor{dir: vmDir, qemuUser: c.QEMUUser, accel: c.Accel, underlay: c.Underlay, uplink: c.Uplink, routerPrefix: c.RouterPrefix}
+		opts, err := hv.agentOptions(stateDir, log.With("component", "agent"))
 		if err != nil {
 			cancel()
 			hs.Close()
 			wg.Wait()
 			return fmt.Errorf("local host: %w", err)
 		}
-		a, err := agent.Local(runCtx, st, loopback, fingerprint, agent.LocalHostID(), c.LocalZone,
-			agent.Options{StateDir: stateDir, Accel: c.Accel, Driver: drv, ImageDir: hv.imageDir(), Log: log.With("component", "agent")})
+		a, err := agent.Local(runCtx, st, loopback, fingerprint, agent.LocalHostID(), c.LocalZone, opts)
 		if err != nil {
 			cancel()
 			hs.Close()

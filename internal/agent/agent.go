@@ -30,6 +30,7 @@ import (
 	"github.com/sirocco-cloud/sirocco/api/agentapi"
 	"github.com/sirocco-cloud/sirocco/internal/certs"
 	"github.com/sirocco-cloud/sirocco/internal/compute"
+	"github.com/sirocco-cloud/sirocco/internal/network"
 )
 
 // Version is reported to the control plane.
@@ -60,7 +61,15 @@ type Options struct {
 	// ImageDir is the host's image cache. Default StateDir/images. QEMU
 	// must be able to read it when it runs as another user.
 	ImageDir string
-	Log      *slog.Logger
+	// Network is the host's tenant dataplane; nil runs VMs without NICs.
+	Network *network.Host
+	// TapOwner is the UID QEMU runs as, which must be able to open the
+	// VMs' taps.
+	TapOwner int
+	// UnderlayIP is the host's VXLAN address, reported in heartbeats so
+	// that the other hosts' agents peer with it.
+	UnderlayIP string
+	Log        *slog.Logger
 }
 
 // Agent is one host's agent.
@@ -130,7 +139,7 @@ func (a *Agent) save() error {
 // Heartbeat reports once and returns the control plane's answer.
 func (a *Agent) Heartbeat(ctx context.Context) (*agentapi.HeartbeatResponse, error) {
 	hb := agentapi.Heartbeat{Protocol: agentapi.ProtocolVersion, Capacity: a.capacity(),
-		Acceleration: compute.HostAccel(a.opts.Accel), AgentVersion: Version}
+		Acceleration: compute.HostAccel(a.opts.Accel), AgentVersion: Version, UnderlayIP: a.opts.UnderlayIP}
 	var resp agentapi.HeartbeatResponse
 	if err := a.call(ctx, agentapi.PathHeartbeat, a.state.Credential, hb, &resp); err != nil {
 		return nil, err

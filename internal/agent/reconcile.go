@@ -34,8 +34,11 @@ const defaultStopTimeout = 60 * time.Second
 type Reconciler struct {
 	driver compute.Driver
 	cache  *Cache
-	dir    string // <state>/vms: one <id>.json per VM the control plane named
-	log    *slog.Logger
+	// net attaches VMs' NICs; nil on a host without tenant networking,
+	// where VMs run without a NIC.
+	net *Networking
+	dir string // <state>/vms: one <id>.json per VM the control plane named
+	log *slog.Logger
 
 	changed chan struct{}
 	wg      sync.WaitGroup
@@ -261,12 +264,19 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 		if err := drv.Delete(ctx, d.ID); err != nil {
 			return err
 		}
+		if have != nil && w.r.net != nil {
+			// QEMU is gone: its tap can go.
+			return w.r.net.Unplug(ctx, have.Spec.Tap)
+		}
 		return nil
 	}
 	if have == nil {
 		w.doing(api.VMCreating, "")
 		spec, err := w.spec(ctx)
 		if err != nil {
+			return err
+		}
+		if spec.MAC, spec.Tap, err = w.plug(ctx); err != nil {
 			return err
 		}
 		if err := drv.Create(ctx, spec); err != nil {
@@ -312,6 +322,13 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 		}
 		if stopped {
 			w.doing(api.VMStarting, "")
+			if have.Spec.Tap != "" {
+				// A persistent tap does not survive a host reboot, and
+				// QEMU, unprivileged, cannot create it.
+				if _, _, err := w.plug(ctx); err != nil {
+					return err
+				}
+			}
 			if err := drv.Start(ctx, d.ID); err != nil {
 				return err
 			}
@@ -323,6 +340,16 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 		}
 	}
 	return nil
+}
+
+// plug attaches the VM's first NIC on the host before QEMU opens its tap,
+// returning the MAC and tap for the VM's spec; without tenant networking on
+// the host the VM gets no NIC.
+func (w *worker) plug(ctx context.Context) (mac, tap string, err error) {
+	if w.r.net == nil || len(w.d.NICs) == 0 {
+		return "", "", nil
+	}
+	return w.r.net.Plug(ctx, w.d)
 }
 
 func (w *worker) stop(ctx context.Context) error {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -31,6 +32,8 @@ type syncer struct {
 	a        *Agent
 	client   *http.Client // sync calls
 	rec      *Reconciler
+	net      *Networking       // nil without tenant networking
+	macs     map[string]string // VM ID -> first NIC's MAC, from the last answer
 	cache    *Cache
 	consoles *consoles
 	// generation is the host generation of the last desired state applied.
@@ -51,10 +54,22 @@ func (a *Agent) newSyncer() (*syncer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.opts.Network != nil {
+		list, err := a.opts.Driver.List(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("list vms: %w", err)
+		}
+		var taps []string
+		for _, vm := range list {
+			taps = append(taps, vm.Spec.Tap)
+		}
+		rec.net = NewNetworking(a.opts.Network, a.opts.TapOwner, taps, a.opts.Log.With("component", "network"))
+	}
 	return &syncer{
 		a:        a,
 		client:   &http.Client{Timeout: syncTimeout, Transport: tr},
 		rec:      rec,
+		net:      rec.net,
 		cache:    cache,
 		consoles: newConsoles(a.state.Server, stream, a.state.Credential, a.opts.Driver, a.opts.Log),
 	}, nil
@@ -95,13 +110,29 @@ func (s *syncer) run(ctx context.Context) {
 			break
 		}
 		backoff = backoffMin
+		if s.net != nil {
+			// Networks and ports first: a VM's worker plugs its NIC
+			// into them.
+			if err := s.net.Apply(ctx, resp); err != nil {
+				log.Warn("networking", "err", err)
+			}
+		}
 		s.rec.Apply(ctx, resp.VMs)
+		s.macs = map[string]string{}
+		for _, v := range resp.VMs {
+			if len(v.NICs) > 0 {
+				s.macs[v.ID] = v.NICs[0].MAC
+			}
+		}
 		s.consoles.serve(ctx, resp.Consoles)
 		s.generation = resp.Generation
 		wait = true
 	}
 	s.rec.Wait()
 	s.consoles.wait()
+	if s.net != nil {
+		s.net.Close()
+	}
 }
 
 // sync makes one call. The call is cancelled as soon as the reconciler has
@@ -110,6 +141,14 @@ func (s *syncer) run(ctx context.Context) {
 func (s *syncer) sync(ctx context.Context, wait bool) (resp *agentapi.SyncResponse, changed bool, err error) {
 	req := agentapi.SyncRequest{Protocol: agentapi.ProtocolVersion, Generation: s.generation, Wait: wait,
 		VMs: s.rec.Observe(ctx), Images: s.cache.IDs()}
+	if s.net != nil {
+		// Egress for billing: what each VM sent through its tap.
+		for i := range req.VMs {
+			if mac := s.macs[req.VMs[i].ID]; mac != "" {
+				req.VMs[i].TxBytes = s.net.TxBytes(mac)
+			}
+		}
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watched := make(chan bool, 1)

@@ -339,3 +339,17 @@ func delChainIfAny(nc *nftables.Conn, t *nftables.Table, name string) error {
 	}
 	return nil
 }
+
+// ReceivedBytes is what the host has received on interface iface: for a
+// VM's tap, the bytes the VM sent. The counter starts again at zero when
+// the tap is created anew.
+func (h *Host) ReceivedBytes(iface string) (uint64, error) {
+	l, err := h.nl.LinkByName(iface)
+	if err != nil {
+		return 0, fmt.Errorf("counters of %s: %w", iface, err)
+	}
+	if st := l.Attrs().Statistics; st != nil {
+		return st.RxBytes, nil
+	}
+	return 0, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -181,6 +182,22 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 			DiskGiB: hb.Capacity.DiskGiB, Acceleration: hb.Acceleration, AgentVersion: hb.AgentVersion})
 		if err != nil {
 			return err
+		}
+		if hb.UnderlayIP != "" {
+			// Peers reach the host's VXLAN there: the other hosts learn a
+			// change at their next sync that names this host.
+			if _, err := netip.ParseAddr(hb.UnderlayIP); err != nil {
+				return api.Errorf(http.StatusBadRequest, api.CodeValidation, "underlay_ip %q is not an IP address", hb.UnderlayIP)
+			}
+			had, err := tx.HostUnderlayIPs(ctx, []string{h.ID})
+			if err != nil {
+				return err
+			}
+			if had[h.ID] != hb.UnderlayIP {
+				if err := tx.SetHostUnderlayIP(ctx, h.ID, hb.UnderlayIP); err != nil {
+					return err
+				}
+			}
 		}
 		if state != before {
 			if err := s.auditAsSystem(ctx, tx, "host.state", "host", h.ID, "", before+" -> "+state); err != nil {

@@ -1,0 +1,152 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/sirocco-cloud/sirocco/api/agentapi"
+	"github.com/sirocco-cloud/sirocco/internal/agent"
+	"github.com/sirocco-cloud/sirocco/internal/network"
+)
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// dhcpLease runs busybox's udhcpc, what the test guest runs, in namespace
+// ns on eth0 and returns the variables of its "bound" event, or nil.
+func dhcpLease(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "script")
+	body := "#!/bin/sh\necho \"EVENT $1\"\n[ \"$1\" = bound ] && env | sed 's/^/VAR /'\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "busybox", "udhcpc", "-f", "-q", "-n", "-i", "eth0",
+		"-t", "3", "-T", "1", "-s", script)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, _ := cmd.CombinedOutput()
+	vars, bound := map[string]string{}, false
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		bound = bound || sc.Text() == "EVENT bound"
+		if kv, ok := strings.CutPrefix(sc.Text(), "VAR "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+	}
+	if !bound {
+		return nil
+	}
+	return vars
+}
+
+// TestNetworkingFollowsDesiredState drives a host namespace's dataplane
+// from sync answers: the desired network appears with a DHCP server that
+// gives the VM's NIC (a veth standing in for its tap) its lease, a changed
+// lease is handed out at once, and when nothing is desired any more the
+// network, its router namespace, the port and DHCP are gone.
+func TestNetworkingFollowsDesiredState(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (run make test as root)")
+	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Fatal("needs busybox for its udhcpc client: make deps installs it")
+	}
+	prefix := fmt.Sprintf("sag%d", os.Getpid()%100000)
+	hostNS, vmNS := prefix+"-host", prefix+"-vm"
+	for _, ns := range []string{hostNS, vmNS} {
+		ipCmd(t, "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	}
+	ipCmd(t, "-n", hostNS, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1")
+	ipCmd(t, "-n", hostNS, "addr", "add", "10.99.0.1/24", "dev", "ul0")
+	ipCmd(t, "-n", hostNS, "link", "set", "ul0", "up")
+	mac, _ := net.ParseMAC("52:54:00:ab:cd:01")
+	tap := network.TapName(mac)
+	ipCmd(t, "-n", hostNS, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vmNS)
+	ipCmd(t, "-n", vmNS, "link", "set", "eth0", "address", mac.String(), "up")
+
+	h, err := netns.GetFromName(hostNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	host, err := network.New(network.Config{NetNS: h, Underlay: netip.MustParseAddr("10.99.0.1"), RouterPrefix: prefix + "-r-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		vnis, _ := host.Networks(context.Background())
+		for _, v := range vnis {
+			host.DeleteNetwork(context.Background(), v)
+		}
+		host.Close()
+	})
+	n := agent.NewNetworking(host, 0, nil, nil)
+	defer n.Close()
+
+	desired := func(ip string) *agentapi.SyncResponse {
+		return &agentapi.SyncResponse{
+			Networks: []agentapi.DesiredNetwork{{ID: "net-1", VNI: 4242, CIDR: "10.0.0.0/24", Gateway: "10.0.0.1", MTU: 1450,
+				DNS: []string{"10.0.0.53"}, Peers: []string{"10.99.0.2"}, Leases: []agentapi.Lease{{MAC: mac.String(), IP: ip, Hostname: "web"}}}},
+			VMs: []agentapi.DesiredVM{{ID: "vm-1", Power: "running",
+				NICs: []agentapi.DesiredNIC{{Network: "net-1", MAC: mac.String(), IP: ip}}}},
+		}
+	}
+	ctx := t.Context()
+	if err := n.Apply(ctx, desired("10.0.0.5")); err != nil {
+		t.Fatal(err)
+	}
+	// Level-triggered: applying the same state again changes nothing.
+	if err := n.Apply(ctx, desired("10.0.0.5")); err != nil {
+		t.Fatalf("second Apply: %v", err)
+	}
+	got := dhcpLease(t, vmNS)
+	if got == nil || got["ip"] != "10.0.0.5" || got["router"] != "10.0.0.1" || got["dns"] != "10.0.0.53" || got["mtu"] != "1450" {
+		t.Fatalf("DHCP lease: %v", got)
+	}
+	// What the VM sent (its DHCP exchange) counts as its egress.
+	if sent := n.TxBytes(mac.String()); sent <= 0 {
+		t.Fatalf("the VM's tap counted %d bytes sent after a DHCP exchange", sent)
+	}
+	if err := n.Apply(ctx, desired("10.0.0.9")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dhcpLease(t, vmNS); got == nil || got["ip"] != "10.0.0.9" {
+		t.Fatalf("DHCP lease after the address changed: %v", got)
+	}
+
+	if err := n.Apply(ctx, &agentapi.SyncResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	if vnis, err := host.Networks(ctx); err != nil || len(vnis) != 0 {
+		t.Fatalf("networks left: %v %v", vnis, err)
+	}
+	out, _ := exec.Command("ip", "-n", hostNS, "-o", "link", "show").CombinedOutput()
+	for _, name := range []string{"sbr4242", "svx4242", tap} {
+		if strings.Contains(string(out), name) {
+			t.Errorf("%s left on the host:\n%s", name, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/var/run/netns", host.RouterNamespace(4242))); err == nil {
+		t.Errorf("router namespace %s left", host.RouterNamespace(4242))
+	}
+}
