@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,7 +33,14 @@ func TestDebianGuestRealCloudInit(t *testing.T) {
 	if err := d.Start(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Delete(ctx, spec.ID) })
+	t.Cleanup(func() {
+		// Not ctx: the test's context is cancelled before cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := d.Delete(ctx, spec.ID); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	})
 	waitLog(t, PathsFor(filepath.Join(root, spec.ID)).ConsoleLog,
 		"SIROCCO-DEBIAN-READY hostname=deb-sirocco-test key=sirocco-test-key", 1, 5*time.Minute)
 	t.Logf("real cloud-init applied hostname and key %v after start", time.Since(start).Round(time.Second))

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +29,9 @@ func newDriver(t *testing.T, root string, runAs *Credential) *Driver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx := testCtx(t, 30*time.Second)
+		// Not testCtx: the test's context is cancelled before cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		vms, _ := d.List(ctx)
 		for _, vm := range vms {
 			d.Delete(ctx, vm.Spec.ID)
