@@ -172,6 +172,7 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp agentapi.HeartbeatResponse
+	kickAll := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		h, err := tx.HostByAgentCredential(ctx, credHash)
 		if err != nil {
@@ -197,6 +198,12 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 				if err := tx.SetHostUnderlayIP(ctx, h.ID, hb.UnderlayIP); err != nil {
 					return err
 				}
+				// The hosts sharing a network with it must point their
+				// VXLAN at the new address: tell them all (rare).
+				if err := tx.BumpAllHostGenerations(ctx); err != nil {
+					return err
+				}
+				kickAll = true
 			}
 		}
 		if state != before {
@@ -214,6 +221,9 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeProblem(w, r, s.apiError(ctx, err).(*api.Error))
 		return
+	}
+	if kickAll {
+		s.hub.kickAllHosts()
 	}
 	writeAgent(w, resp)
 }

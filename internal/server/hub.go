@@ -40,6 +40,16 @@ func (h *hub) kickHost(host string) {
 	}
 }
 
+// kickAllHosts wakes every agent long-polling here.
+func (h *hub) kickAllHosts() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for host, ch := range h.hosts {
+		close(ch)
+		delete(h.hosts, host)
+	}
+}
+
 // vmWait returns a channel closed at the next vmsChanged.
 func (h *hub) vmWait() <-chan struct{} {
 	h.mu.Lock()

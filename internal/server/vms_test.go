@@ -346,3 +346,34 @@ func agentCredentialFor(t *testing.T, f *vmFixture, host string) string {
 		Capacity: api.Capacity{VCPU: 8, MemoryMiB: 16384, DiskGiB: 200}, Acceleration: "tcg"}).must(t, http.StatusOK).decode(t, &jr)
 	return jr.Credential
 }
+
+// A host's new underlay address reaches every other host: their desired
+// state moves, so agents re-read their VXLAN peers.
+func TestUnderlayChangeTellsOtherHosts(t *testing.T) {
+	e := newEnvFor(t, "sqlite", Config{})
+	f := newVMFixture(t, e, 2, store.Residency{}, roomyQuotas)
+	a, b := agentCredentialFor(t, f, "hv1"), agentCredentialFor(t, f, "hv2")
+	gen := func() int64 {
+		var d agentapi.SyncResponse
+		e.do("POST", agentapi.PathSync, b, agentapi.SyncRequest{Protocol: agentapi.ProtocolVersion}).must(t, http.StatusOK).decode(t, &d)
+		return d.Generation
+	}
+	before := gen()
+	beat := func(ip string) {
+		e.do("POST", agentapi.PathHeartbeat, a, agentapi.Heartbeat{Protocol: agentapi.ProtocolVersion,
+			Capacity: api.Capacity{VCPU: 8, MemoryMiB: 16384, DiskGiB: 200}, UnderlayIP: ip}).must(t, http.StatusOK)
+	}
+	beat("10.99.0.1")
+	if after := gen(); after <= before {
+		t.Fatalf("hv2's generation %d -> %d after hv1's underlay address changed", before, after)
+	}
+	before = gen()
+	beat("10.99.0.1") // the same address again changes nothing
+	if after := gen(); after != before {
+		t.Fatalf("hv2's generation %d -> %d after an unchanged heartbeat", before, after)
+	}
+	r := e.do("POST", agentapi.PathHeartbeat, a, agentapi.Heartbeat{Protocol: agentapi.ProtocolVersion, UnderlayIP: "not-an-ip"})
+	if r.Status != http.StatusBadRequest {
+		t.Fatalf("a bad underlay address: %d %s", r.Status, r.Body)
+	}
+}

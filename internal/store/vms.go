@@ -236,6 +236,16 @@ func (tx *Tx) BumpHostGeneration(ctx context.Context, hostID string) error {
 	return nil
 }
 
+// BumpAllHostGenerations raises every host's generation, so every agent
+// re-reads its desired state (after a change that concerns them all, such
+// as a host's new underlay address).
+func (tx *Tx) BumpAllHostGenerations(ctx context.Context) error {
+	if _, err := tx.exec(ctx, `UPDATE hosts SET generation = generation + 1`); err != nil {
+		return fmt.Errorf("bump host generations: %w", err)
+	}
+	return nil
+}
+
 // Usage is what a VDC's VMs hold, counted against its quotas.
 type Usage struct {
 	VCPU      int
