@@ -28,10 +28,15 @@ import (
 )
 
 // TestTerraformAcceptance walks the provider's acceptance: terraform apply of
-// the example makes a VDC, a running VM and a token; a second plan shows no
-// change; changing power state, size and a label applies in place (the VM
-// keeps its ID); the VDC and VM, imported by org/name, plan no replacement;
-// terraform destroy leaves nothing, as the SDK sees it.
+// the example makes a VDC, a network, a running VM on it, a public IP
+// attached to the VM, a firewall rule for port 8080 and a token; a second
+// plan shows no change; changing power state, size and a label and
+// detaching the public IP apply in place (the VM keeps its ID, the address
+// stays allocated); everything but the token, imported, plans no
+// replacement; terraform destroy leaves nothing, as the SDK sees it.
+//
+// The local host has no tenant networking (no --underlay): the VM's NIC is a
+// control-plane object the agent leaves out, which is all Terraform sees.
 func TestTerraformAcceptance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
@@ -61,6 +66,12 @@ func TestTerraformAcceptance(t *testing.T) {
 	}
 	tenant, err := client.New(d.url, client.WithToken(tok.Secret), client.WithFingerprint(fp))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The provider's public addresses in the example's region.
+	if _, err := admin.CreatePublicIPPool(ctx, api.PublicIPPoolCreate{
+		Name: "syd", Region: "au-syd", CIDR: "203.0.113.0/28", Gateway: "203.0.113.1", Uplink: "up0",
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// A test failing half-way must not leave its guest running on the machine.
@@ -127,13 +138,39 @@ func TestTerraformAcceptance(t *testing.T) {
 	if !hasToken(ctx, t, tenant, org, "tf-example-ci") {
 		t.Fatal("token tf-example-ci not made")
 	}
+	network, err := tenant.GetNetwork(ctx, org, "tf-net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if network.CIDR != "10.10.0.0/24" || network.Gateway != "10.10.0.1" || len(network.DNS) != 1 || network.VDC != vdc.Name {
+		t.Fatalf("network after apply: %+v", network)
+	}
+	if len(vm.NICs) != 1 || vm.NICs[0].Network != "tf-net" || vm.NICs[0].PublicIP != out["public_ip"] {
+		t.Fatalf("VM's NICs after apply (public IP %q): %+v", out["public_ip"], vm.NICs)
+	}
+	pip, err := tenant.GetPublicIP(ctx, org, out["public_ip"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pip.VM != vm.ID || pip.PrivateIP != vm.NICs[0].IP || out["private_ip"] != vm.NICs[0].IP || pip.Region != "au-syd" {
+		t.Fatalf("public IP after apply: %+v\nVM NICs: %+v\noutputs: %v", pip, vm.NICs, out)
+	}
+	rules, err := tenant.ListFirewallRules(ctx, org, vm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules.Items) != 1 || rules.Items[0].Protocol != "tcp" || rules.Items[0].PortFrom != 8080 ||
+		rules.Items[0].PortTo != 8080 || rules.Items[0].Direction != api.DirectionIngress || rules.Items[0].CIDR != "0.0.0.0/0" {
+		t.Fatalf("firewall rules after apply: %+v", rules.Items)
+	}
 
 	// A second plan shows nothing to do.
 	run.noChanges()
 
-	// Stopping, resizing and relabelling apply in place.
-	vars := []string{"-var", "power_state=stopped", "-var", "size=s1.medium", "-var", "environment=staging"}
-	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 2 to change, 0 to destroy") {
+	// Stopping, resizing, relabelling and detaching the public IP apply in place.
+	vars := []string{"-var", "power_state=stopped", "-var", "size=s1.medium", "-var", "environment=staging",
+		"-var", "attach_public_ip=false"}
+	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 3 to change, 0 to destroy") {
 		t.Fatalf("plan of the in-place change:\n%s", plan)
 	}
 	run.ok(append([]string{"apply", "-auto-approve"}, vars...)...)
@@ -148,13 +185,28 @@ func TestTerraformAcceptance(t *testing.T) {
 	if vdc, err := tenant.GetVDC(ctx, org, "tf-example"); err != nil || vdc.Labels["env"] != "staging" {
 		t.Fatalf("VDC after the label change: %v %+v", err, vdc)
 	}
+	detached, err := tenant.GetPublicIP(ctx, org, pip.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if detached.Address != pip.Address || detached.VM != "" || detached.PrivateIP != "" {
+		t.Fatalf("public IP after detaching (was %+v): %+v", pip, detached)
+	}
+	if out := run.outputs(); out["public_ip"] != pip.Address || out["private_ip"] != "" {
+		t.Fatalf("outputs after detaching: %v", out)
+	}
 	run.noChanges(vars...)
 
-	// Import by org/name: the VDC and VM come back with nothing to replace.
-	// The VM's user-data cannot be read back, so the next apply records it.
-	run.ok("state", "rm", "sirocco_vm.web", "sirocco_vdc.main")
+	// Import by org/name (org/address for the public IP): everything comes
+	// back with nothing to replace. The VM's user-data cannot be read back,
+	// so the next apply records it.
+	run.ok("state", "rm", "sirocco_vm.web", "sirocco_vdc.main", "sirocco_network.main", "sirocco_public_ip.web",
+		"sirocco_firewall_rule.http")
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vdc.main", org+"/tf-example")...)...)
+	run.ok(append([]string{"import"}, append(vars, "sirocco_network.main", org+"/tf-net")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vm.web", org+"/web1")...)...)
+	run.ok(append([]string{"import"}, append(vars, "sirocco_public_ip.web", org+"/"+pip.Address)...)...)
+	run.ok(append([]string{"import"}, append(vars, "sirocco_firewall_rule.http", org+"/web1/"+rules.Items[0].ID)...)...)
 	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 1 to change, 0 to destroy") ||
 		!strings.Contains(plan, "user_data") {
 		t.Fatalf("plan after import:\n%s", plan)
@@ -172,6 +224,12 @@ func TestTerraformAcceptance(t *testing.T) {
 	}
 	if hasToken(ctx, t, tenant, org, "tf-example-ci") {
 		t.Fatal("token tf-example-ci left after destroy")
+	}
+	if _, err := tenant.GetNetwork(ctx, org, "tf-net"); !isNotFound(err) {
+		t.Fatalf("network after destroy: %v", err)
+	}
+	if ips, err := tenant.ListPublicIPs(ctx, org, client.PublicIPListOptions{}); err != nil || len(ips.Items) != 0 {
+		t.Fatalf("public IPs after destroy: %v %+v", err, ips)
 	}
 	if left, _ := os.ReadDir(filepath.Join(vms, "machines")); len(left) != 0 {
 		t.Fatalf("%d VM directories left on the host after destroy", len(left))

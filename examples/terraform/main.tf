@@ -1,5 +1,6 @@
-# A VDC with one VM, and a read-only API token for a CI job, on a Sirocco
-# cloud. The provider reads its settings from the environment:
+# A VDC with a network and one VM on it, reachable from the Internet on port
+# 8080 through a public IP, and a read-only API token for a CI job, on a
+# Sirocco cloud. The provider reads its settings from the environment:
 #
 #   SIROCCO_URL          https://cloud.example.com
 #   SIROCCO_TOKEN        an API token (sirocco token create)
@@ -43,6 +44,12 @@ variable "power_state" {
   default     = "running"
 }
 
+variable "attach_public_ip" {
+  description = "Whether the public IP is attached to the VM; changes in place (detached, the address stays allocated)."
+  type        = bool
+  default     = true
+}
+
 variable "environment" {
   description = "Value of the env label on the VDC and the VM; changes in place."
   type        = string
@@ -70,16 +77,24 @@ resource "sirocco_vdc" "main" {
     memory_mib = 16384
     disk_gib   = 200
     vms        = 5
-    public_ips = 0
+    public_ips = 1
   }
   labels = {
     env = var.environment
   }
 }
 
+resource "sirocco_network" "main" {
+  vdc  = sirocco_vdc.main.name
+  name = "tf-net"
+  cidr = "10.10.0.0/24"
+  dns  = ["1.1.1.1"]
+}
+
 resource "sirocco_vm" "web" {
   vdc         = sirocco_vdc.main.name
   name        = "web1"
+  networks    = [sirocco_network.main.name]
   image       = var.image
   size        = var.size
   power_state = var.power_state
@@ -105,6 +120,22 @@ resource "sirocco_vm" "web" {
   }
 }
 
+# The VM by ID, not name: a replaced VM is a new ID, which moves the address
+# to it and makes the rule again (a rule goes with its VM).
+resource "sirocco_public_ip" "web" {
+  vdc = sirocco_vdc.main.name
+  vm  = var.attach_public_ip ? sirocco_vm.web.id : null
+}
+
+resource "sirocco_firewall_rule" "http" {
+  vm          = sirocco_vm.web.id
+  direction   = "ingress"
+  protocol    = "tcp"
+  port_from   = 8080
+  cidr        = "0.0.0.0/0"
+  description = "web server"
+}
+
 resource "sirocco_token" "ci" {
   name       = "tf-example-ci"
   role       = "org-viewer"
@@ -125,6 +156,15 @@ output "vm_state" {
 
 output "vm_vcpu" {
   value = sirocco_vm.web.vcpu
+}
+
+output "public_ip" {
+  value = sirocco_public_ip.web.address
+}
+
+output "private_ip" {
+  description = "The VM's address on tf-net that the public IP is translated to; empty when detached."
+  value       = sirocco_public_ip.web.private_ip
 }
 
 output "ci_token_prefix" {

@@ -1,6 +1,7 @@
 // Package provider is Sirocco's Terraform provider, built on
 // terraform-plugin-framework and the Go SDK (package client). It manages
-// VDCs, VMs and API tokens, and reads the catalog (images, sizes, zones).
+// VDCs, VMs, networks, public IPs, firewall rules and API tokens, and reads
+// the catalog (images, sizes, zones).
 //
 // The provider is configured with the server's URL, an API token, the
 // certificate fingerprint of a self-signed server and a default
@@ -75,7 +76,7 @@ func (p *siroccoProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 
 func (p *siroccoProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages a Sirocco cloud: VDCs, VMs and API tokens.",
+		Description: "Manages a Sirocco cloud: VDCs, VMs, networks, public IPs, firewall rules and API tokens.",
 		Attributes: map[string]schema.Attribute{
 			"url": schema.StringAttribute{
 				Optional:    true,
@@ -138,7 +139,8 @@ func (p *siroccoProvider) Configure(ctx context.Context, req provider.ConfigureR
 }
 
 func (p *siroccoProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newVDCResource, newVMResource, newTokenResource}
+	return []func() resource.Resource{newVDCResource, newVMResource, newTokenResource,
+		newNetworkResource, newPublicIPResource, newFirewallRuleResource}
 }
 
 func (p *siroccoProvider) DataSources(context.Context) []func() datasource.DataSource {

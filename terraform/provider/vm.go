@@ -47,6 +47,7 @@ type vmModel struct {
 	DiskGiB    types.Int64  `tfsdk:"disk_gib"`
 	Zone       types.String `tfsdk:"zone"`
 	Host       types.String `tfsdk:"host"`
+	Networks   types.List   `tfsdk:"networks"`
 }
 
 func (r *vmResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -113,6 +114,13 @@ func (r *vmResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *r
 			"disk_gib":   schema.Int64Attribute{Computed: true, Description: "Root disk, in GiB; grows with a resize."},
 			"zone":       schema.StringAttribute{Computed: true, Description: "Zone the VM runs in.", PlanModifiers: keep},
 			"host":       schema.StringAttribute{Computed: true, Description: "Host the VM is placed on."},
+			"networks": schema.ListAttribute{
+				ElementType: types.StringType, Optional: true, Computed: true,
+				Description: "Networks (names or IDs) the VM has an interface on, in order; the first is its " +
+					"primary one, which a public IP attaches to. A change replaces the VM. Default: the VDC's " +
+					"only network if it has exactly one, else none.",
+				PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown(), listplanmodifier.RequiresReplace()},
+			},
 		},
 	}
 }
@@ -142,6 +150,13 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	if !plan.SSHKeys.IsNull() && !plan.SSHKeys.IsUnknown() {
 		resp.Diagnostics.Append(plan.SSHKeys.ElementsAs(ctx, &in.SSHKeys, false)...)
 	}
+	if !plan.Networks.IsNull() && !plan.Networks.IsUnknown() {
+		var nets []string
+		resp.Diagnostics.Append(plan.Networks.ElementsAs(ctx, &nets, false)...)
+		for _, n := range nets {
+			in.Networks = append(in.Networks, api.VMNetwork{Network: n})
+		}
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -156,6 +171,10 @@ func (r *vmResource) Create(ctx context.Context, req resource.CreateRequest, res
 	// Record the VM before waiting: if it never comes up, Terraform keeps it
 	// as tainted and replaces it on the next apply instead of losing it.
 	plan.Org = types.StringValue(org)
+	if plan.Networks.IsUnknown() {
+		// None configured: the server's choice, by name.
+		plan.Networks = networksValue(ctx, created.VMs[0].NICs, &resp.Diagnostics)
+	}
 	setVM(ctx, &plan, &created.VMs[0], &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if len(created.Operations) > 0 {
@@ -200,6 +219,11 @@ func (r *vmResource) Read(ctx context.Context, req resource.ReadRequest, resp *r
 		} else if img, err := r.c.client.GetPublicImage(ctx, vm.Image); err == nil {
 			state.Image = types.StringValue(img.Name)
 		}
+	}
+	// Networks too are kept as configured (name or ID); an import takes
+	// the server's names.
+	if state.Networks.IsNull() {
+		state.Networks = networksValue(ctx, vm.NICs, &resp.Diagnostics)
 	}
 	if state.SSHKeys.IsNull() && len(vm.SSHKeys) > 0 {
 		keys, d := types.ListValueFrom(ctx, types.StringType, vm.SSHKeys)
@@ -342,6 +366,17 @@ func (r *vmResource) refresh(ctx context.Context, m *vmModel, state *tfsdk.State
 	}
 	setVM(ctx, m, vm, diags)
 	diags.Append(state.Set(ctx, m)...)
+}
+
+// networksValue is the names of the networks of a VM's NICs, in order.
+func networksValue(ctx context.Context, nics []api.NIC, diags *diag.Diagnostics) types.List {
+	names := []string{}
+	for _, n := range nics {
+		names = append(names, n.Network)
+	}
+	l, d := types.ListValueFrom(ctx, types.StringType, names)
+	diags.Append(d...)
+	return l
 }
 
 // setVM copies what the server says into m, except what the configuration
