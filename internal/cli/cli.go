@@ -117,7 +117,7 @@ func (a *app) root() *cobra.Command {
 		a.networkCmd(), a.publicIPCmd(), a.publicIPPoolCmd(), a.firewallCmd(), a.eventsCmd(),
 		a.operationCmd(), a.auditCmd(),
 		a.balanceCmd(), a.usageCmd(), a.creditCmd(), a.invoiceCmd(), a.budgetCmd(), a.webhookCmd(),
-		a.pricePlanCmd(), a.priceOverrideCmd(), a.quoteCmd(),
+		a.pricePlanCmd(), a.priceOverrideCmd(), a.quoteCmd(), a.stackCmd(),
 	)
 	// org.go builds `org`; billing adds its provider override to it.
 	for _, c := range root.Commands() {
