@@ -165,12 +165,17 @@ func (c *nsCLI) ready(name string) string {
 	c.l.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		out := c.ok("", "vm", "console", name, "--duration", "2s")
-		if m := readyIP.FindStringSubmatch(out); m != nil && m[1] == name {
+		// Until the host has made the VM (created with --no-wait), its
+		// console cannot open yet: try again.
+		r := c.run("", "vm", "console", name, "--duration", "2s")
+		if m := readyIP.FindStringSubmatch(r.stdout); r.code == 0 && m != nil && m[1] == name {
 			return m[2]
 		}
 		if time.Now().After(deadline) {
-			c.l.t.Fatalf("no ready line from %s on its console:\n%s", name, out)
+			c.l.t.Fatalf("no ready line from %s on its console (exit %d):\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+		if r.code != 0 {
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 }
