@@ -33,7 +33,9 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/sirocco/debootstrap
 cmdline="root=/dev/vda rw console=ttyS0 panic=-1"
 # debootstrap does not resolve virtual packages: python3-cffi-backend provides
 # the python3-cffi-backend-api-* that cloud-init's dependencies need.
-include="cloud-init,openssh-server,python3-cffi-backend,linux-image-cloud-amd64,systemd-sysv,udev,ifupdown,isc-dhcp-client,iproute2,netbase,ca-certificates"
+# iperf3, iputils-ping and sudo are for the network tests and benchmarks
+# (throughput between guests; the debian user spoofing from its own NIC).
+include="cloud-init,openssh-server,python3-cffi-backend,linux-image-cloud-amd64,systemd-sysv,udev,ifupdown,isc-dhcp-client,iproute2,netbase,ca-certificates,iperf3,iputils-ping,sudo"
 
 log() { echo "testguest-debian: $*" >&2; }
 die() {
