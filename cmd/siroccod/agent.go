@@ -25,6 +25,7 @@ func runAgent(ctx context.Context, args []string) int {
 	qemuUser := fs.String("qemu-user", defaultQEMUUser(), "the unprivileged user QEMU runs as (empty: the agent's own user)")
 	underlay := fs.String("underlay", "", "this host's IPv4 address for VXLAN between hosts; turns tenant networking on (needs root)")
 	uplink := fs.String("uplink", "", "interface on the provider's external network, for public addresses and egress (with --underlay)")
+	dnsUpstream := fs.String("dns-upstream", "", "resolvers (IPv4, comma-separated) the networks' routers forward DNS to (default: the non-loopback nameservers of /etc/resolv.conf)")
 	routerPrefix := fs.String("router-prefix", "", "name prefix of the networks' router namespaces (default srtr-); only for several hosts in one kernel")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,7 +51,7 @@ func runAgent(ctx context.Context, args []string) int {
 	if dir == "" {
 		dir = defaultVMDir(*stateDir)
 	}
-	hv := hypervisor{dir: dir, qemuUser: *qemuUser, accel: *accel, underlay: *underlay, uplink: *uplink, routerPrefix: *routerPrefix}
+	hv := hypervisor{dir: dir, qemuUser: *qemuUser, accel: *accel, underlay: *underlay, uplink: *uplink, routerPrefix: *routerPrefix, dnsUpstreams: *dnsUpstream}
 	opts, err := hv.agentOptions(*stateDir, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "siroccod agent: %v\n", err)

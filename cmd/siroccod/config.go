@@ -42,6 +42,7 @@ type serveConfig struct {
 	Underlay     string
 	Uplink       string
 	RouterPrefix string
+	DNSUpstream  string
 	Accel        string
 	DemoImage    string
 }
@@ -84,6 +85,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.QEMUUser, "qemu-user", defaultQEMUUser(), "with --local-host: the unprivileged user QEMU runs as (empty: siroccod's own user)")
 	fs.StringVar(&c.Underlay, "underlay", "", "with --local-host: this host's address for VXLAN between hosts; tenant networks need it")
 	fs.StringVar(&c.Uplink, "uplink", "", "with --local-host: the interface on the provider's external network (public IPs)")
+	fs.StringVar(&c.DNSUpstream, "dns-upstream", "", "with --local-host: resolvers (IPv4, comma-separated) tenant networks' routers forward DNS to")
 	fs.StringVar(&c.RouterPrefix, "router-prefix", "", "with --local-host: prefix of the router namespaces (default srtr-)")
 	fs.StringVar(&c.Accel, "accel", "", "with --local-host: force the accelerator, kvm or tcg (default: kvm only where the CPU shows vmx/svm and /dev/kvm works)")
 	fs.StringVar(&c.DemoImage, "demo-image", "", "with --seed-demo: a directory holding the test guest (vmlinuz, initrd.img, from 'make image') to publish as image sirocco-testguest")

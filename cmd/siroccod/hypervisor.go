@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/sirocco-cloud/sirocco/internal/agent"
 	"github.com/sirocco-cloud/sirocco/internal/compute/qemu"
@@ -23,6 +24,39 @@ type hypervisor struct {
 	// underlay and uplink turn tenant networking on (--underlay, --uplink);
 	// routerPrefix names the router namespaces (--router-prefix).
 	underlay, uplink, routerPrefix string
+	// dnsUpstreams are the resolvers the networks' routers forward DNS to
+	// (--dns-upstream, comma-separated); empty: those of /etc/resolv.conf
+	// that the routers can reach (not loopback).
+	dnsUpstreams string
+}
+
+// resolvers parses --dns-upstream, or reads the host's resolv.conf.
+func (h hypervisor) resolvers() ([]netip.AddrPort, error) {
+	list := strings.Split(h.dnsUpstreams, ",")
+	if strings.TrimSpace(h.dnsUpstreams) == "" {
+		list = nil
+		b, _ := os.ReadFile("/etc/resolv.conf")
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+				if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() && !a.IsLoopback() {
+					list = append(list, f[1])
+				}
+			}
+		}
+	}
+	var out []netip.AddrPort
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("--dns-upstream %q: not an IPv4 address", s)
+		}
+		out = append(out, netip.AddrPortFrom(a, 53))
+	}
+	return out, nil
 }
 
 // network opens the host's tenant dataplane, or returns nil when the host
@@ -134,7 +168,10 @@ func (h hypervisor) agentOptions(stateDir string, log *slog.Logger) (agent.Optio
 			return agent.Options{}, err
 		}
 		opts.UnderlayIP = h.underlay
-		log.Info("tenant networking on", "underlay", h.underlay, "uplink", h.uplink)
+		if opts.DNSUpstreams, err = h.resolvers(); err != nil {
+			return agent.Options{}, err
+		}
+		log.Info("tenant networking on", "underlay", h.underlay, "uplink", h.uplink, "dns_upstreams", len(opts.DNSUpstreams))
 	}
 	return opts, nil
 }

@@ -180,7 +180,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 		// Tenant networking (underlay, uplink) waits for --underlay and
 		// --uplink in serveConfig (config.go).
-		hv := hypervisor{dir: vmDir, qemuUser: c.QEMUUser, accel: c.Accel, underlay: c.Underlay, uplink: c.Uplink, routerPrefix: c.RouterPrefix}
+		hv := hypervisor{dir: vmDir, qemuUser: c.QEMUUser, accel: c.Accel, underlay: c.Underlay, uplink: c.Uplink, routerPrefix: c.RouterPrefix, dnsUpstreams: c.DNSUpstream}
 		opts, err := hv.agentOptions(stateDir, log.With("component", "agent"))
 		if err != nil {
 			cancel()

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -66,6 +67,9 @@ type Options struct {
 	// TapOwner is the UID QEMU runs as, which must be able to open the
 	// VMs' taps.
 	TapOwner int
+	// DNSUpstreams are the resolvers tenant networks' routers forward DNS
+	// to (see Networking.DNSUpstreams); none: no forwarder.
+	DNSUpstreams []netip.AddrPort
 	// UnderlayIP is the host's VXLAN address, reported in heartbeats so
 	// that the other hosts' agents peer with it.
 	UnderlayIP string

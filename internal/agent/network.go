@@ -17,6 +17,7 @@ import (
 	"github.com/sirocco-cloud/sirocco/api/agentapi"
 	"github.com/sirocco-cloud/sirocco/internal/network"
 	"github.com/sirocco-cloud/sirocco/internal/network/dhcp"
+	"github.com/sirocco-cloud/sirocco/internal/network/dnsfwd"
 )
 
 // Networking carries the host's share of the tenant networks: after every
@@ -28,12 +29,24 @@ type Networking struct {
 	host     *network.Host
 	tapOwner int // the QEMU user, who opens the taps
 	log      *slog.Logger
+	// DNSUpstreams, when set, are the resolvers each network's router
+	// forwards DNS queries to from its gateway; a network that names no
+	// DNS servers then gives its VMs the gateway.
+	DNSUpstreams []netip.AddrPort
 
 	mu     sync.Mutex
 	dhcp   map[int]*dhcpServer     // by VNI
+	dns    map[int]*dnsForwarder   // by VNI
 	vnis   map[string]int          // network ID -> VNI, from the last desired state
 	taps   map[string]bool         // taps this agent attached and has not removed
 	public map[netip.Addr]struct{} // public addresses this agent routed
+}
+
+// dnsForwarder is one network's DNS forwarder and the router namespace it
+// listens in (a recreated namespace needs a new one).
+type dnsForwarder struct {
+	fwd  *dnsfwd.Forwarder
+	nsID string
 }
 
 // dhcpServer is one network's DHCP responder and what it was started with:
@@ -52,7 +65,7 @@ func NewNetworking(host *network.Host, tapOwner int, known []string, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Networking{host: host, tapOwner: tapOwner, log: log, dhcp: map[int]*dhcpServer{}, vnis: map[string]int{},
+	n := &Networking{host: host, tapOwner: tapOwner, log: log, dhcp: map[int]*dhcpServer{}, dns: map[int]*dnsForwarder{}, vnis: map[string]int{},
 		taps: map[string]bool{}, public: map[netip.Addr]struct{}{}}
 	for _, t := range known {
 		if t != "" {
@@ -70,6 +83,10 @@ func (n *Networking) Close() {
 	for v, s := range n.dhcp {
 		s.srv.Close()
 		delete(n.dhcp, v)
+	}
+	for v, f := range n.dns {
+		f.fwd.Close()
+		delete(n.dns, v)
 	}
 }
 
@@ -240,6 +257,14 @@ func (n *Networking) ensureNetwork(ctx context.Context, d agentapi.DesiredNetwor
 		}
 		cfg.DNS = append(cfg.DNS, a)
 	}
+	if len(n.DNSUpstreams) > 0 {
+		if err := n.ensureDNS(ctx, d.VNI, gw); err != nil {
+			return fmt.Errorf("dns forwarder: %w", err)
+		}
+		if len(cfg.DNS) == 0 {
+			cfg.DNS = []netip.Addr{gw}
+		}
+	}
 	for _, l := range d.Leases {
 		mac, err := net.ParseMAC(l.MAC)
 		ip, ierr := netip.ParseAddr(l.IP)
@@ -293,6 +318,36 @@ func (n *Networking) stopDHCP(vni int) {
 		s.srv.Close()
 		delete(n.dhcp, vni)
 	}
+	if f := n.dns[vni]; f != nil {
+		f.fwd.Close()
+		delete(n.dns, vni)
+	}
+}
+
+// ensureDNS runs network vni's DNS forwarder on its gateway, port 53.
+func (n *Networking) ensureDNS(ctx context.Context, vni int, gw netip.Addr) error {
+	ns, err := netns.GetFromName(n.host.RouterNamespace(vni))
+	if err != nil {
+		return fmt.Errorf("router namespace: %w", err)
+	}
+	defer ns.Close()
+	nsID := ns.UniqueId()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if f := n.dns[vni]; f != nil {
+		if f.nsID == nsID {
+			return nil
+		}
+		f.fwd.Close()
+		delete(n.dns, vni)
+	}
+	fwd, err := dnsfwd.Start(context.WithoutCancel(ctx), dnsfwd.Config{NetNS: ns, Listen: netip.AddrPortFrom(gw, 53),
+		Upstreams: n.DNSUpstreams, Log: n.log.With("vni", vni)})
+	if err != nil {
+		return err
+	}
+	n.dns[vni] = &dnsForwarder{fwd: fwd, nsID: nsID}
+	return nil
 }
 
 // tapOf names the tap of a NIC after its MAC.

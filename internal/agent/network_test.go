@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,7 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 		host.Close()
 	})
 	n := agent.NewNetworking(host, 0, nil, nil)
+	n.DNSUpstreams = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5300")}
 	defer n.Close()
 
 	desired := func(ip string) *agentapi.SyncResponse {
@@ -127,6 +129,43 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	if sent := n.TxBytes(mac.String()); sent <= 0 {
 		t.Fatalf("the VM's tap counted %d bytes sent after a DHCP exchange", sent)
 	}
+	// The router forwards the VM's DNS queries from its gateway to the
+	// upstream resolver (here a stand-in answering inside the router's
+	// namespace, echoing the query marked as an answer).
+	rns, err := netns.GetFromName(host.RouterNamespace(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rns.Close()
+	upstream := listenUDPIn(t, rns, "127.0.0.1:5300")
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			m, from, err := upstream.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			buf[2] |= 0x80
+			upstream.WriteToUDP(buf[:m], from)
+		}
+	}()
+	ipCmd(t, "-n", vmNS, "addr", "add", "10.0.0.5/24", "dev", "eth0")
+	vns, err := netns.GetFromName(vmNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vns.Close()
+	q := listenUDPIn(t, vns, "10.0.0.5:0")
+	query := append([]byte{0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, "sirocco.test"...)
+	if _, err := q.WriteToUDPAddrPort(query, netip.MustParseAddrPort("10.0.0.1:53")); err != nil {
+		t.Fatal(err)
+	}
+	q.SetReadDeadline(time.Now().Add(3 * time.Second))
+	answer := make([]byte, 512)
+	m, err := q.Read(answer)
+	if err != nil || answer[0] != 0xab || answer[1] != 0xcd || answer[2]&0x80 == 0 || !strings.HasSuffix(string(answer[:m]), "sirocco.test") {
+		t.Fatalf("DNS through the gateway: %v % x", err, answer[:m])
+	}
 	if err := n.Apply(ctx, desired("10.0.0.9")); err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +188,26 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/var/run/netns", host.RouterNamespace(4242))); err == nil {
 		t.Errorf("router namespace %s left", host.RouterNamespace(4242))
 	}
+}
+
+// listenUDPIn opens a UDP socket in namespace ns.
+func listenUDPIn(t *testing.T, ns netns.NsHandle, addr string) *net.UDPConn {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer netns.Set(orig)
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

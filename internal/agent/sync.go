@@ -64,6 +64,7 @@ func (a *Agent) newSyncer() (*syncer, error) {
 			taps = append(taps, vm.Spec.Tap)
 		}
 		rec.net = NewNetworking(a.opts.Network, a.opts.TapOwner, taps, a.opts.Log.With("component", "network"))
+		rec.net.DNSUpstreams = a.opts.DNSUpstreams
 	}
 	return &syncer{
 		a:        a,
