@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -193,18 +192,11 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 // listenUDPIn opens a UDP socket in namespace ns.
 func listenUDPIn(t *testing.T, ns netns.NsHandle, addr string) *net.UDPConn {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	var conn *net.UDPConn
+	err := network.InNamespace(ns, func() (err error) {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

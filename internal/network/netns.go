@@ -10,11 +10,13 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// inNS runs fn on an OS thread switched into ns (0 or negative = the
-// current namespace, fn runs as is). Sockets, ioctls and /proc/sys/net writes
-// act on the calling thread's namespace, which is why they need this; netlink
-// and nftables take the namespace as a handle instead.
-func inNS(ns netns.NsHandle, fn func() error) error {
+// InNamespace runs fn on an OS thread switched into ns (0 or negative =
+// the current namespace, fn runs as is). Sockets, ioctls and /proc/sys/net
+// writes act on the calling thread's namespace, which is why they need this;
+// netlink and nftables take the namespace as a handle instead. If the thread
+// cannot be switched back it stays locked, so the runtime discards it rather
+// than run other goroutines in the wrong namespace.
+func InNamespace(ns netns.NsHandle, fn func() error) error {
 	if ns <= 0 {
 		return fn()
 	}
@@ -83,7 +85,7 @@ func deleteNamedNS(name string) error {
 
 // writeSysctl writes a /proc/sys value inside ns.
 func writeSysctl(ns netns.NsHandle, path, value string) error {
-	return inNS(ns, func() error {
+	return InNamespace(ns, func() error {
 		if err := os.WriteFile(filepath.Join("/proc/sys", path), []byte(value), 0o644); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", path, value, err)
 		}

@@ -180,7 +180,7 @@ func (l *lab) vm(t testing.TB, name string, h *Host, hostNS netns.NsHandle, vni 
 func serve(t testing.TB, ns netns.NsHandle, at, name string) {
 	t.Helper()
 	var ln net.Listener
-	if err := inNS(ns, func() (err error) { ln, err = net.Listen("tcp4", at); return err }); err != nil {
+	if err := InNamespace(ns, func() (err error) { ln, err = net.Listen("tcp4", at); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -206,7 +206,7 @@ func ask(t testing.TB, ns netns.NsHandle, local, to string) string {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
 	}
 	var c net.Conn
-	if err := inNS(ns, func() (err error) { c, err = d.Dial("tcp4", to); return err }); err != nil {
+	if err := InNamespace(ns, func() (err error) { c, err = d.Dial("tcp4", to); return err }); err != nil {
 		return ""
 	}
 	defer c.Close()

@@ -91,7 +91,7 @@ func (h *Host) EnsurePort(ctx context.Context, p Port) error {
 		return err
 	}
 	if l == nil {
-		if err := inNS(h.cfg.NetNS, func() error { return createTap(p.Tap, p.OwnerUID) }); err != nil {
+		if err := InNamespace(h.cfg.NetNS, func() error { return createTap(p.Tap, p.OwnerUID) }); err != nil {
 			return fmt.Errorf("port %s: %w", p.Tap, err)
 		}
 		if l, err = h.nl.LinkByName(p.Tap); err != nil {

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netns"
+
+	"github.com/sirocco-cloud/sirocco/internal/network"
 	"golang.org/x/sys/unix"
 )
 
@@ -174,31 +175,19 @@ func (s *Server) closeConn() {
 // socket belongs to the namespace it was created in for its whole life, so
 // only the creation needs the thread switched into ns.
 func listenIn(ns netns.NsHandle, ifname string) (net.PacketConn, error) {
-	if ns == 0 || ns == netns.None() {
-		return listen(ifname)
+	var conn net.PacketConn
+	err := network.InNamespace(ns, func() (err error) {
+		conn, err = listen(ifname)
+		return err
+	})
+	if err != nil && conn != nil {
+		conn.Close() // made, but the thread could not come back
+		conn = nil
 	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
 	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("dhcp: current namespace: %w", err)
+		return nil, fmt.Errorf("dhcp: %w", err)
 	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("dhcp: enter namespace: %w", err)
-	}
-	conn, lerr := listen(ifname)
-	if err := netns.Set(orig); err != nil {
-		// Leave the thread locked: the runtime then discards it instead of
-		// running other goroutines in the wrong namespace.
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, fmt.Errorf("dhcp: restore namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return conn, lerr
+	return conn, nil
 }
 
 // listen opens 0.0.0.0:67 bound to ifname. Unlike the library's helper it

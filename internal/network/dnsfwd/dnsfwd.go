@@ -13,11 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/sirocco-cloud/sirocco/internal/network"
 )
 
 // queryTimeout is how long an answer is waited for before its query is
@@ -65,7 +66,7 @@ func Start(ctx context.Context, cfg Config) (*Forwarder, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	var down, up *net.UDPConn
-	err := inNS(cfg.NetNS, func() error {
+	err := network.InNamespace(cfg.NetNS, func() error {
 		var err error
 		if down, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.Listen)); err != nil {
 			return err
@@ -174,23 +175,4 @@ func (f *Forwarder) isUpstream(a netip.AddrPort) bool {
 		}
 	}
 	return false
-}
-
-// inNS runs fn with the calling thread in namespace ns (0: as it is).
-func inNS(ns netns.NsHandle, fn func() error) error {
-	if ns == 0 || ns == netns.None() {
-		return fn()
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		return err
-	}
-	defer netns.Set(orig)
-	return fn()
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/sirocco-cloud/sirocco/internal/network"
 )
 
 func ipCmd(t *testing.T, args ...string) {
@@ -52,7 +54,7 @@ func TestForwarderRelaysQueries(t *testing.T) {
 
 	// The upstream resolver: answers with the query, marked as a response.
 	var upstream *net.UDPConn
-	if err := inNS(rns, func() (err error) {
+	if err := network.InNamespace(rns, func() (err error) {
 		upstream, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5300})
 		return err
 	}); err != nil {
@@ -82,7 +84,7 @@ func TestForwarderRelaysQueries(t *testing.T) {
 	dial := func() *net.UDPConn {
 		t.Helper()
 		var conn *net.UDPConn
-		if err := inNS(cns, func() (err error) {
+		if err := network.InNamespace(cns, func() (err error) {
 			conn, err = net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 53})
 			return err
 		}); err != nil {
@@ -112,7 +114,7 @@ func TestForwarderRelaysQueries(t *testing.T) {
 	// Closed, it answers no more.
 	f.Close()
 	var conn *net.UDPConn
-	if err := inNS(cns, func() (err error) {
+	if err := network.InNamespace(cns, func() (err error) {
 		conn, err = net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 53})
 		return err
 	}); err != nil {
