@@ -98,6 +98,10 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 		if err != nil {
 			return err
 		}
+		snapshots, err := tx.HostSnapshots(ctx, hostID)
+		if err != nil {
+			return err
+		}
 		for i := range vms {
 			v := &vms[i]
 			o, ok := reported[v.ID]
@@ -158,10 +162,7 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 					return err
 				}
 			}
-			snaps, err := tx.ListSnapshots(ctx, v.ID)
-			if err != nil {
-				return err
-			}
+			snaps := snapshots[v.ID]
 			for j := range snaps {
 				sn := &snaps[j]
 				has := slices.Contains(o.Snapshots, sn.Name)
@@ -209,6 +210,10 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 			return err
 		}
 		resp.Networks, resp.Uplinks = nets, uplinks
+		snapshots, err := tx.HostSnapshots(ctx, hostID)
+		if err != nil {
+			return err
+		}
 		images := map[string]*agentapi.Image{}
 		for i := range vms {
 			v := &vms[i]
@@ -224,10 +229,7 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 				}
 				images[v.ImageID] = im
 			}
-			snaps, err := tx.ListSnapshots(ctx, v.ID)
-			if err != nil {
-				return err
-			}
+			snaps := snapshots[v.ID]
 			d := agentapi.DesiredVM{ID: v.ID, Generation: v.Generation, Power: v.Power, Name: v.Name, Hostname: v.Hostname,
 				VCPU: v.VCPU, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB, Image: *im, SSHKeys: v.SSHKeys, UserData: v.UserData,
 				Snapshots: []string{}, StopTimeoutSeconds: v.StopTimeout, RebootAt: v.RebootAt, ForceOffAt: v.ForceOffAt,

@@ -588,3 +588,34 @@ func TestResidencyRows(t *testing.T) {
 		}
 	})
 }
+
+// HostSnapshots gives the snapshots of a host's VMs, by VM, and none of
+// another host's.
+func TestHostSnapshots(t *testing.T) {
+	openCatalogStores(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newComputeFixture(t, s)
+		v := f.vm(f.acme, f.acmeDE, "h-de", "web")
+		w := f.vm(f.acme, f.acmeDE, "h-de", "db")
+		x := f.vm(f.acme, f.acmeAU, "h-au", "far")
+		createVMs(t, s, v, w, x)
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			for _, sn := range []*store.Snapshot{{VMID: v.ID, OrgID: f.acme, Name: "a"}, {VMID: v.ID, OrgID: f.acme, Name: "b"},
+				{VMID: x.ID, OrgID: f.acme, Name: "c"}} {
+				if err := tx.CreateSnapshot(ctx, sn); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := view(t, s, func(ctx context.Context, tx *store.Tx) (map[string][]store.Snapshot, error) {
+			return tx.HostSnapshots(ctx, "h-de")
+		})
+		if len(got) != 1 || len(got[v.ID]) != 2 || got[v.ID][0].Name != "a" || got[v.ID][1].Name != "b" || len(got[w.ID]) != 0 {
+			t.Fatalf("snapshots on h-de: %+v", got)
+		}
+	})
+}
