@@ -215,13 +215,6 @@ func TestBillingAcceptance(t *testing.T) {
 	})
 }
 
-// forEachEngineWith runs fn on SQLite and PostgreSQL, leaving the env to fn.
-func forEachEngineWith(t *testing.T, fn func(t *testing.T, engine string)) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) { fn(t, engine) })
-	}
-}
-
 // csvTotal sums column col over an invoice CSV's lines (the rows with a
 // position; the subtotal, credits and total rows have none).
 func csvTotal(t *testing.T, b []byte, col string) decimal.Decimal {

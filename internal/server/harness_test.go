@@ -37,8 +37,15 @@ type env struct {
 
 // forEachEngine runs fn against a fresh server on SQLite and on PostgreSQL.
 func forEachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t, filepath.Join(t.TempDir(), "sirocco.db"), Config{})) })
-	t.Run("postgres", func(t *testing.T) { fn(t, newEnv(t, storetest.PostgresURL(t), Config{})) })
+	forEachEngineWith(t, func(t *testing.T, engine string) { fn(t, newEnvFor(t, engine, Config{})) })
+}
+
+// forEachEngineWith runs fn on SQLite and PostgreSQL, leaving the env (and
+// its Config) to fn.
+func forEachEngineWith(t *testing.T, fn func(t *testing.T, engine string)) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { fn(t, engine) })
+	}
 }
 
 // newEnvFor starts a server with cfg on a fresh store of the named engine.
