@@ -391,22 +391,23 @@ func (s *Server) hostNetworks(ctx context.Context, tx *store.Tx, hostID string) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	hostNICs, err := tx.HostNICs(ctx, hostID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hostRules, err := tx.HostFirewallRules(ctx, hostID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	byVM := map[string][]agentapi.DesiredNIC{}
 	var netIDs []string
 	for _, v := range vms {
-		nics, err := tx.ListNICsByVM(ctx, v.ID)
-		if err != nil {
-			return nil, nil, nil, err
-		}
+		nics := hostNICs[v.ID]
 		if len(nics) == 0 {
 			continue
 		}
-		rules, err := tx.ListFirewallRules(ctx, v.ID)
-		if err != nil {
-			return nil, nil, nil, err
-		}
 		var desiredRules []agentapi.FirewallRule
-		for _, r := range rules {
+		for _, r := range hostRules[v.ID] {
 			desiredRules = append(desiredRules, agentapi.FirewallRule{Direction: r.Direction, Protocol: r.Protocol, PortFrom: r.PortFrom,
 				PortTo: r.PortTo, CIDR: r.CIDR})
 		}

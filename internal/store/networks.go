@@ -218,6 +218,20 @@ func (tx *Tx) ListNICsByVM(ctx context.Context, vmID string) ([]NIC, error) {
 	return tx.listNICs(ctx, `t.vm_id = $1 ORDER BY t.position`, vmID)
 }
 
+// HostNICs lists the NICs of every VM placed on a host, by VM ID, each
+// VM's in position order: one query for the agent sync.
+func (tx *Tx) HostNICs(ctx context.Context, hostID string) (map[string][]NIC, error) {
+	all, err := tx.listNICs(ctx, `v.host_id = $1 ORDER BY t.vm_id, t.position`, hostID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]NIC{}
+	for _, c := range all {
+		out[c.VMID] = append(out[c.VMID], c)
+	}
+	return out, nil
+}
+
 // ListNICsByNetwork lists the NICs on a network by address.
 func (tx *Tx) ListNICsByNetwork(ctx context.Context, networkID string) ([]NIC, error) {
 	out, err := tx.listNICs(ctx, `t.network_id = $1 ORDER BY t.id`, networkID)
@@ -646,6 +660,25 @@ func (tx *Tx) ListFirewallRules(ctx context.Context, vmID string) ([]FirewallRul
 		return nil, fmt.Errorf("firewall rules of vm %s: %w", vmID, err)
 	}
 	return collect(rows, scanRule)
+}
+
+// HostFirewallRules lists the rules of every VM placed on a host, by VM
+// ID: one query for the agent sync.
+func (tx *Tx) HostFirewallRules(ctx context.Context, hostID string) (map[string][]FirewallRule, error) {
+	rows, err := tx.query(ctx, `SELECT `+ruleCols+` FROM firewall_rules t JOIN vms v ON v.id = t.vm_id
+		WHERE v.host_id = $1 ORDER BY t.vm_id, t.id`, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("firewall rules on host %s: %w", hostID, err)
+	}
+	all, err := collect(rows, scanRule)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]FirewallRule{}
+	for _, r := range all {
+		out[r.VMID] = append(out[r.VMID], r)
+	}
+	return out, nil
 }
 
 // DeleteFirewallRule removes a rule.
