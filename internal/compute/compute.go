@@ -48,6 +48,24 @@ type Spec struct {
 	MAC string `json:"mac,omitempty"`
 	// Tap is the host tap device of the first NIC, if any.
 	Tap string `json:"tap,omitempty"`
+	// NICs are the VM's interfaces in order; the first is the primary.
+	NICs []NIC `json:"nics,omitempty"`
+	// Disks are data disks, attached after the root disk in this order.
+	Disks []Disk `json:"disks,omitempty"`
+}
+
+// NIC is one network interface of a VM: a virtio-net device on a host tap.
+type NIC struct {
+	MAC string `json:"mac"`
+	Tap string `json:"tap"`
+}
+
+// Disk is a data disk: a qcow2 file the host keeps outside the VM's
+// directory, so that it outlives the VM it is attached to.
+type Disk struct {
+	ID      string `json:"id"`
+	Path    string `json:"path"`
+	SizeGiB int64  `json:"size_gib"`
 }
 
 // Validate reports the first problem with s.

@@ -87,7 +87,7 @@ func isolationRules() []isoRule {
 	}
 	text := "changed by bravo"
 	draining := api.HostDraining
-	return []isoRule{
+	return append([]isoRule{
 		// Public: no caller needed.
 		{op: "get-provider", kind: isoPublic},
 		{op: "signup", kind: isoPublic, body: body(api.Signup{Email: "newcomer@delta.test", Password: "a long enough secret", OrgName: "delta"})},
@@ -273,7 +273,18 @@ func isolationRules() []isoRule {
 		{op: "delete-webhook", kind: isoOrg, refs: map[string][]string{"webhook": {"webhook-del"}}},
 		{op: "delete-vdc", kind: isoOrg},
 		{op: "close-org", kind: isoOrg},
+	}, moreIsolationRules()...)
+}
+
+// moreIsolationRules gathers the rules kept in the files of later features
+// (isolation_<feature>_test.go), so that each feature classifies its own
+// operations.
+func moreIsolationRules() []isoRule {
+	var rules []isoRule
+	for _, more := range []func() []isoRule{diskIsolationRules, sshKeyIsolationRules, consoleIsolationRules} {
+		rules = append(rules, more()...)
 	}
+	return rules
 }
 
 // isoRef is one fixture object as a request names it.

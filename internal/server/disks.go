@@ -1,0 +1,4 @@
+package server
+
+// diskRoutes registers the endpoints of this file.
+func (s *Server) diskRoutes() {}

@@ -1,0 +1,6 @@
+package server
+
+// consoleIsolationRules classifies this feature's operations for the isolation matrix.
+func consoleIsolationRules() []isoRule {
+	return nil
+}

@@ -1,0 +1,4 @@
+package server
+
+// sshKeyRoutes registers the endpoints of this file.
+func (s *Server) sshKeyRoutes() {}
