@@ -108,6 +108,14 @@ type SyncRequest struct {
 	VMs        []ObservedVM `json:"vms"`
 	// Images are the image IDs in the host's verified cache.
 	Images []string `json:"images"`
+	// Disks are the data disks whose files the host has.
+	Disks []ObservedDisk `json:"disks,omitempty"`
+}
+
+// ObservedDisk is a data disk file on the host.
+type ObservedDisk struct {
+	ID      string `json:"id"`
+	SizeGiB int64  `json:"size_gib"`
 }
 
 // ObservedVM is one VM as the host sees it.
@@ -139,6 +147,18 @@ type SyncResponse struct {
 	Networks   []DesiredNetwork `json:"networks,omitempty"`
 	Uplinks    []PublicUplink   `json:"uplinks,omitempty"`
 	Consoles   []ConsoleReq     `json:"consoles,omitempty"`
+	// Disks are every data disk bound to the host, attached or not. The
+	// host creates the missing ones, grows smaller ones and removes the
+	// file of one marked Deleted, then stops reporting it. A file the list
+	// does not name is kept (and logged): the host never guesses a deletion.
+	Disks []DesiredDisk `json:"disks,omitempty"`
+}
+
+// DesiredDisk is a data disk a host keeps.
+type DesiredDisk struct {
+	ID      string `json:"id"`
+	SizeGiB int64  `json:"size_gib"`
+	Deleted bool   `json:"deleted,omitempty"`
 }
 
 // DesiredVM is what a VM should be. Power is running, stopped or deleted
@@ -161,6 +181,9 @@ type DesiredVM struct {
 	Snapshots []string `json:"snapshots"`
 	// NICs in order; the first is the VM's primary interface.
 	NICs []DesiredNIC `json:"nics,omitempty"`
+	// Disks are the IDs of the data disks attached, in order (they are
+	// also in SyncResponse.Disks). Attachment changes only while stopped.
+	Disks []string `json:"disks,omitempty"`
 	// StopTimeoutSeconds bounds a graceful stop before the VM is forced off.
 	StopTimeoutSeconds int    `json:"stop_timeout_seconds"`
 	RebootAt           int64  `json:"reboot_at,omitempty"`
