@@ -207,7 +207,8 @@ func eventually(t *testing.T, what string, check func() (bool, string)) {
 // TestNetworkAcceptance walks the networking issue's acceptance with the
 // real binaries in namespaces: a control plane, two hosts whose agents
 // carry tenant networks over VXLAN, an internet beyond hostA's uplink.
-// VMs get their addresses by DHCP, reach each other across hosts, are
+// VMs get their addresses by DHCP, reach each other across hosts (a VM
+// with NICs on two networks at each of its addresses), are
 // reachable from the internet through a public address only once a
 // firewall rule allows it; another tenant's network with the same CIDR is
 // isolated; releasing the address and deleting everything leaves nothing
@@ -309,6 +310,31 @@ func TestNetworkAcceptance(t *testing.T) {
 		t.Fatalf("a does not reach b's page at %s:\n%s", ipB, out)
 	}
 
+	// Several NICs: m (hostA) is on lan and on a second network, db; n
+	// (hostB) is on db only. m takes both addresses by DHCP, n reaches m
+	// at its db address and a at its lan address, and m's default route
+	// is its first NIC's.
+	acme.ok("", "network", "create", "db", "--cidr", "10.1.0.0/24")
+	on("hostA", acme, "m", "--image", "sirocco-testguest", "--size", "s1.small", "--network", "lan", "--network", "db", "--no-wait")
+	on("hostB", acme, "n", "--image", "sirocco-testguest", "--size", "s1.small", "--network", "db", "--no-wait")
+	ipM, ipN := acme.ready("m"), acme.ready("n")
+	m := getNSVM(t, acme, "m")
+	if len(m.NICs) != 2 || m.NICs[0].IP != ipM || !strings.HasPrefix(ipM, "10.0.0.") || !strings.HasPrefix(m.NICs[1].IP, "10.1.0.") ||
+		!strings.HasPrefix(ipN, "10.1.0.") {
+		t.Fatalf("m's NICs %+v, DHCP gave m %s and n %s", m.NICs, ipM, ipN)
+	}
+	ipMdb := m.NICs[1].IP
+	if out := acme.typeIn("m", "cat /run/ip.eth1; ip route | grep default"); !strings.Contains(out, ipMdb) ||
+		!strings.Contains(out, "default via 10.0.0.1 dev eth0") || strings.Contains(out, "default via 10.1.0.1") {
+		t.Fatalf("m's second NIC has no lease %s, or its default route is not via lan's gateway on eth0:\n%s", ipMdb, out)
+	}
+	if out := acme.typeIn("n", "timeout 5 wget -qO- http://"+ipMdb+":8080/"); !strings.Contains(out, "hostname=m instance-id") {
+		t.Fatalf("n (on db) does not reach m at its db address %s:\n%s", ipMdb, out)
+	}
+	if out := acme.typeIn("a", "timeout 5 wget -qO- http://"+ipM+":8080/"); !strings.Contains(out, "hostname=m instance-id") {
+		t.Fatalf("a (on lan) does not reach m at its lan address %s:\n%s", ipM, out)
+	}
+
 	// From the internet: nothing gets in without a rule.
 	fromInet := func() (string, error) {
 		return l.in("inet", "wget", "--no-proxy", "-qO-", "-T", "3", "-t", "1", "http://"+pub+":8080/")
@@ -350,8 +376,11 @@ func TestNetworkAcceptance(t *testing.T) {
 	// Deleting everything leaves no dataplane on either host.
 	acme.ok("", "vm", "delete", "a")
 	acme.ok("", "vm", "delete", "b")
+	acme.ok("", "vm", "delete", "m")
+	acme.ok("", "vm", "delete", "n")
 	beta.ok("", "vm", "delete", "c")
 	acme.ok("", "network", "delete", "lan")
+	acme.ok("", "network", "delete", "db")
 	beta.ok("", "network", "delete", "lan")
 	for _, h := range []string{"hostA", "hostB"} {
 		eventually(t, h+" clean", func() (bool, string) {

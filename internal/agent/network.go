@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/api/agentapi"
+	"github.com/sirocco-cloud/sirocco/internal/compute"
 	"github.com/sirocco-cloud/sirocco/internal/network"
 	"github.com/sirocco-cloud/sirocco/internal/network/dhcp"
 	"github.com/sirocco-cloud/sirocco/internal/network/dnsfwd"
@@ -119,39 +120,37 @@ func (n *Networking) Apply(ctx context.Context, resp *agentapi.SyncResponse) err
 	referenced := map[string]bool{}
 	public := map[netip.Addr]struct{}{}
 	for _, vm := range resp.VMs {
-		if len(vm.NICs) == 0 {
-			continue
+		for _, nic := range vm.NICs {
+			tap, err := tapOf(nic)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
+				continue
+			}
+			referenced[tap] = true
+			if vm.Power == powerDeleted {
+				continue // the worker unplugs it once QEMU is gone
+			}
+			if err := n.ensurePort(ctx, nic); err != nil {
+				errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
+				continue
+			}
+			if nic.PublicIP == "" {
+				continue
+			}
+			p, err := n.publicIP(nic)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
+				continue
+			}
+			public[p.Address] = struct{}{}
+			if err := n.host.EnsurePublicIP(ctx, p); err != nil {
+				errs = append(errs, fmt.Errorf("vm %s: public ip %s: %w", vm.ID, p.Address, err))
+				continue
+			}
+			n.mu.Lock()
+			n.public[p.Address] = struct{}{}
+			n.mu.Unlock()
 		}
-		nic := vm.NICs[0] // QEMU is given the first NIC only
-		tap, err := tapOf(nic)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
-			continue
-		}
-		referenced[tap] = true
-		if vm.Power == powerDeleted {
-			continue // the worker unplugs it once QEMU is gone
-		}
-		if err := n.ensurePort(ctx, nic); err != nil {
-			errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
-			continue
-		}
-		if nic.PublicIP == "" {
-			continue
-		}
-		p, err := n.publicIP(nic)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vm %s: %w", vm.ID, err))
-			continue
-		}
-		public[p.Address] = struct{}{}
-		if err := n.host.EnsurePublicIP(ctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("vm %s: public ip %s: %w", vm.ID, p.Address, err))
-			continue
-		}
-		n.mu.Lock()
-		n.public[p.Address] = struct{}{}
-		n.mu.Unlock()
 	}
 
 	n.mu.Lock()
@@ -420,20 +419,23 @@ func (n *Networking) publicIP(nic agentapi.DesiredNIC) (network.PublicIP, error)
 	return network.PublicIP{Address: pub, Private: priv, VNI: vni}, nil
 }
 
-// Plug attaches VM d's first NIC and returns the MAC and tap QEMU is to use;
-// a VM without NICs gets none.
-func (n *Networking) Plug(ctx context.Context, d agentapi.DesiredVM) (mac, tap string, err error) {
-	if len(d.NICs) == 0 {
-		return "", "", nil
+// Plug attaches every NIC of VM d, in order, and returns them as QEMU is to
+// use them (MAC and tap); a VM without NICs gets none. Each NIC's tap is
+// named after its MAC (network.TapName), so that it is unique on the host
+// and found again from the VM's spec after an agent restart.
+func (n *Networking) Plug(ctx context.Context, d agentapi.DesiredVM) ([]compute.NIC, error) {
+	var nics []compute.NIC
+	for _, nic := range d.NICs {
+		tap, err := tapOf(nic)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.ensurePort(ctx, nic); err != nil {
+			return nil, fmt.Errorf("attach nic %s: %w", nic.MAC, err)
+		}
+		nics = append(nics, compute.NIC{MAC: nic.MAC, Tap: tap})
 	}
-	nic := d.NICs[0]
-	if tap, err = tapOf(nic); err != nil {
-		return "", "", err
-	}
-	if err := n.ensurePort(ctx, nic); err != nil {
-		return "", "", fmt.Errorf("attach nic %s: %w", nic.MAC, err)
-	}
-	return nic.MAC, tap, nil
+	return nics, nil
 }
 
 // Unplug removes a tap and its rules; a missing one is not an error.
@@ -450,16 +452,20 @@ func (n *Networking) Unplug(ctx context.Context, tap string) error {
 	return nil
 }
 
-// TxBytes is what the VM whose first NIC has MAC mac sent through its tap:
-// the tap's receive counter; zero when it has no tap here.
-func (n *Networking) TxBytes(mac string) int64 {
-	hw, err := net.ParseMAC(mac)
-	if err != nil {
-		return 0
+// TxBytes is what a VM whose NICs have macs sent through its taps: the sum
+// of their receive counters; a NIC without a tap here counts zero.
+func (n *Networking) TxBytes(macs []string) int64 {
+	var sum int64
+	for _, mac := range macs {
+		hw, err := net.ParseMAC(mac)
+		if err != nil {
+			continue
+		}
+		b, err := n.host.ReceivedBytes(network.TapName(hw))
+		if err != nil {
+			continue
+		}
+		sum += int64(b)
 	}
-	b, err := n.host.ReceivedBytes(network.TapName(hw))
-	if err != nil {
-		return 0
-	}
-	return int64(b)
+	return sum
 }

@@ -28,8 +28,8 @@ func ipCmd(t *testing.T, args ...string) {
 }
 
 // dhcpLease runs busybox's udhcpc, what the test guest runs, in namespace
-// ns on eth0 and returns the variables of its "bound" event, or nil.
-func dhcpLease(t *testing.T, ns string) map[string]string {
+// ns on iface and returns the variables of its "bound" event, or nil.
+func dhcpLease(t *testing.T, ns, iface string) map[string]string {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "script")
 	body := "#!/bin/sh\necho \"EVENT $1\"\n[ \"$1\" = bound ] && env | sed 's/^/VAR /'\nexit 0\n"
@@ -38,7 +38,7 @@ func dhcpLease(t *testing.T, ns string) map[string]string {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "busybox", "udhcpc", "-f", "-q", "-n", "-i", "eth0",
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "busybox", "udhcpc", "-f", "-q", "-n", "-i", iface,
 		"-t", "3", "-T", "1", "-s", script)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	out, _ := cmd.CombinedOutput()
@@ -58,10 +58,11 @@ func dhcpLease(t *testing.T, ns string) map[string]string {
 }
 
 // TestNetworkingFollowsDesiredState drives a host namespace's dataplane
-// from sync answers: the desired network appears with a DHCP server that
-// gives the VM's NIC (a veth standing in for its tap) its lease, a changed
-// lease is handed out at once, and when nothing is desired any more the
-// network, its router namespace, the port and DHCP are gone.
+// from sync answers: the desired networks appear with DHCP servers that
+// give each of the VM's two NICs (veths standing in for its taps) its lease
+// on its network, a changed lease is handed out at once, and when nothing
+// is desired any more the networks, their router namespaces, the ports and
+// DHCP are gone.
 func TestNetworkingFollowsDesiredState(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root for network namespaces (run make test as root)")
@@ -83,6 +84,11 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	tap := network.TapName(mac)
 	ipCmd(t, "-n", hostNS, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vmNS)
 	ipCmd(t, "-n", vmNS, "link", "set", "eth0", "address", mac.String(), "up")
+	// The VM's second NIC, on a second network.
+	mac2, _ := net.ParseMAC("52:54:00:ab:cd:02")
+	tap2 := network.TapName(mac2)
+	ipCmd(t, "-n", hostNS, "link", "add", tap2, "type", "veth", "peer", "name", "eth1", "netns", vmNS)
+	ipCmd(t, "-n", vmNS, "link", "set", "eth1", "address", mac2.String(), "up")
 
 	h, err := netns.GetFromName(hostNS)
 	if err != nil {
@@ -107,9 +113,11 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	desired := func(ip string) *agentapi.SyncResponse {
 		return &agentapi.SyncResponse{
 			Networks: []agentapi.DesiredNetwork{{ID: "net-1", VNI: 4242, CIDR: "10.0.0.0/24", Gateway: "10.0.0.1", MTU: 1450,
-				DNS: []string{"10.0.0.53"}, Peers: []string{"10.99.0.2"}, Leases: []agentapi.Lease{{MAC: mac.String(), IP: ip, Hostname: "web"}}}},
+				DNS: []string{"10.0.0.53"}, Peers: []string{"10.99.0.2"}, Leases: []agentapi.Lease{{MAC: mac.String(), IP: ip, Hostname: "web"}}},
+				{ID: "net-2", VNI: 4243, CIDR: "10.0.1.0/24", Gateway: "10.0.1.1", MTU: 1450,
+					Leases: []agentapi.Lease{{MAC: mac2.String(), IP: "10.0.1.5", Hostname: "web"}}}},
 			VMs: []agentapi.DesiredVM{{ID: "vm-1", Power: "running",
-				NICs: []agentapi.DesiredNIC{{Network: "net-1", MAC: mac.String(), IP: ip}}}},
+				NICs: []agentapi.DesiredNIC{{Network: "net-1", MAC: mac.String(), IP: ip}, {Network: "net-2", MAC: mac2.String(), IP: "10.0.1.5"}}}},
 		}
 	}
 	ctx := t.Context()
@@ -120,13 +128,22 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	if err := n.Apply(ctx, desired("10.0.0.5")); err != nil {
 		t.Fatalf("second Apply: %v", err)
 	}
-	got := dhcpLease(t, vmNS)
+	got := dhcpLease(t, vmNS, "eth0")
 	if got == nil || got["ip"] != "10.0.0.5" || got["router"] != "10.0.0.1" || got["dns"] != "10.0.0.53" || got["mtu"] != "1450" {
 		t.Fatalf("DHCP lease: %v", got)
 	}
 	// What the VM sent (its DHCP exchange) counts as its egress.
-	if sent := n.TxBytes(mac.String()); sent <= 0 {
+	sent := n.TxBytes([]string{mac.String()})
+	if sent <= 0 {
 		t.Fatalf("the VM's tap counted %d bytes sent after a DHCP exchange", sent)
+	}
+	// The second NIC is plugged into its own network, whose DHCP leases it
+	// its address there; the VM's egress counts both taps.
+	if got := dhcpLease(t, vmNS, "eth1"); got == nil || got["ip"] != "10.0.1.5" || got["router"] != "10.0.1.1" {
+		t.Fatalf("DHCP lease of the second NIC: %v", got)
+	}
+	if both := n.TxBytes([]string{mac.String(), mac2.String()}); both <= sent {
+		t.Fatalf("egress over both taps %d, over the first alone %d", both, sent)
 	}
 	// The router forwards the VM's DNS queries from its gateway to the
 	// upstream resolver (here a stand-in answering inside the router's
@@ -168,7 +185,7 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 	if err := n.Apply(ctx, desired("10.0.0.9")); err != nil {
 		t.Fatal(err)
 	}
-	if got := dhcpLease(t, vmNS); got == nil || got["ip"] != "10.0.0.9" {
+	if got := dhcpLease(t, vmNS, "eth0"); got == nil || got["ip"] != "10.0.0.9" {
 		t.Fatalf("DHCP lease after the address changed: %v", got)
 	}
 
@@ -179,7 +196,7 @@ func TestNetworkingFollowsDesiredState(t *testing.T) {
 		t.Fatalf("networks left: %v %v", vnis, err)
 	}
 	out, _ := exec.Command("ip", "-n", hostNS, "-o", "link", "show").CombinedOutput()
-	for _, name := range []string{"sbr4242", "svx4242", tap} {
+	for _, name := range []string{"sbr4242", "svx4242", tap, "sbr4243", tap2} {
 		if strings.Contains(string(out), name) {
 			t.Errorf("%s left on the host:\n%s", name, out)
 		}

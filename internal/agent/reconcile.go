@@ -47,6 +47,7 @@ type Reconciler struct {
 	vms      map[string]*vmState
 	ignored  map[string]bool // VMs on the driver the control plane never named, logged once
 	snapshot map[string][]string
+	disks    diskState
 }
 
 // vmState is what the reconciler knows of one VM.
@@ -72,7 +73,8 @@ func NewReconciler(driver compute.Driver, cache *Cache, stateDir string, log *sl
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Reconciler{driver: driver, cache: cache, dir: filepath.Join(stateDir, "vms"), log: log,
-		changed: make(chan struct{}, 1), vms: map[string]*vmState{}, ignored: map[string]bool{}, snapshot: map[string][]string{}}
+		changed: make(chan struct{}, 1), vms: map[string]*vmState{}, ignored: map[string]bool{}, snapshot: map[string][]string{},
+		disks: diskState{have: map[string]compute.Disk{}, ignored: map[string]bool{}}}
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("reconciler: %w", err)
 	}
@@ -265,8 +267,12 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 			return err
 		}
 		if have != nil && w.r.net != nil {
-			// QEMU is gone: its tap can go.
-			return w.r.net.Unplug(ctx, have.Spec.Tap)
+			// QEMU is gone: its taps can go.
+			var errs []error
+			for _, nic := range have.Spec.NICs {
+				errs = append(errs, w.r.net.Unplug(ctx, nic.Tap))
+			}
+			return errors.Join(errs...)
 		}
 		return nil
 	}
@@ -276,7 +282,7 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 		if err != nil {
 			return err
 		}
-		if spec.MAC, spec.Tap, err = w.plug(ctx); err != nil {
+		if spec.NICs, err = w.plug(ctx); err != nil {
 			return err
 		}
 		if err := drv.Create(ctx, spec); err != nil {
@@ -306,6 +312,9 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 			w.r.log.Info("resize waits for the vm to stop", "vm", d.ID)
 		}
 	}
+	if err := w.attach(ctx, have.Spec, stopped); err != nil {
+		return err
+	}
 	if err := w.snapshots(ctx, have.Spec, stopped); err != nil {
 		return err
 	}
@@ -322,10 +331,10 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 		}
 		if stopped {
 			w.doing(api.VMStarting, "")
-			if have.Spec.Tap != "" {
+			if len(have.Spec.NICs) > 0 {
 				// A persistent tap does not survive a host reboot, and
 				// QEMU, unprivileged, cannot create it.
-				if _, _, err := w.plug(ctx); err != nil {
+				if _, err := w.plug(ctx); err != nil {
 					return err
 				}
 			}
@@ -342,12 +351,12 @@ func (w *worker) run(ctx context.Context, have *compute.VM) error {
 	return nil
 }
 
-// plug attaches the VM's first NIC on the host before QEMU opens its tap,
-// returning the MAC and tap for the VM's spec; without tenant networking on
-// the host the VM gets no NIC.
-func (w *worker) plug(ctx context.Context) (mac, tap string, err error) {
+// plug attaches the VM's NICs on the host before QEMU opens their taps,
+// returning them for the VM's spec; without tenant networking on the host
+// the VM gets no NIC.
+func (w *worker) plug(ctx context.Context) ([]compute.NIC, error) {
 	if w.r.net == nil || len(w.d.NICs) == 0 {
-		return "", "", nil
+		return nil, nil
 	}
 	return w.r.net.Plug(ctx, w.d)
 }
@@ -481,8 +490,12 @@ func (w *worker) spec(ctx context.Context) (compute.Spec, error) {
 	if err != nil {
 		return compute.Spec{}, err
 	}
+	disks, err := w.r.dataDisks(d.Disks)
+	if err != nil {
+		return compute.Spec{}, err
+	}
 	return compute.Spec{ID: d.ID, Name: d.Name, Hostname: d.Hostname, VCPU: d.VCPU, MemoryMiB: d.MemoryMiB,
-		DiskGiB: d.DiskGiB, Image: ref, SSHKeys: d.SSHKeys, UserData: d.UserData}, nil
+		DiskGiB: d.DiskGiB, Image: ref, SSHKeys: d.SSHKeys, UserData: d.UserData, Disks: disks}, nil
 }
 
 // Observe reports the VMs the control plane has named, as the host sees

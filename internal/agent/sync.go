@@ -32,8 +32,8 @@ type syncer struct {
 	a        *Agent
 	client   *http.Client // sync calls
 	rec      *Reconciler
-	net      *Networking       // nil without tenant networking
-	macs     map[string]string // VM ID -> first NIC's MAC, from the last answer
+	net      *Networking         // nil without tenant networking
+	macs     map[string][]string // VM ID -> its NICs' MACs, from the last answer
 	cache    *Cache
 	consoles *consoles
 	// generation is the host generation of the last desired state applied.
@@ -54,6 +54,8 @@ func (a *Agent) newSyncer() (*syncer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The first report names the disks already here.
+	rec.loadDisks(context.Background())
 	if a.opts.Network != nil {
 		list, err := a.opts.Driver.List(context.Background())
 		if err != nil {
@@ -61,7 +63,9 @@ func (a *Agent) newSyncer() (*syncer, error) {
 		}
 		var taps []string
 		for _, vm := range list {
-			taps = append(taps, vm.Spec.Tap)
+			for _, nic := range vm.Spec.NICs {
+				taps = append(taps, nic.Tap)
+			}
 		}
 		rec.net = NewNetworking(a.opts.Network, a.opts.TapOwner, taps, a.opts.Log.With("component", "network"))
 		rec.net.DNSUpstreams = a.opts.DNSUpstreams
@@ -118,11 +122,13 @@ func (s *syncer) run(ctx context.Context) {
 				log.Warn("networking", "err", err)
 			}
 		}
+		// Disks before VMs: a VM starts with its disks there.
+		s.rec.ApplyDisks(ctx, resp.Disks)
 		s.rec.Apply(ctx, resp.VMs)
-		s.macs = map[string]string{}
+		s.macs = map[string][]string{}
 		for _, v := range resp.VMs {
-			if len(v.NICs) > 0 {
-				s.macs[v.ID] = v.NICs[0].MAC
+			for _, nic := range v.NICs {
+				s.macs[v.ID] = append(s.macs[v.ID], nic.MAC)
 			}
 		}
 		s.consoles.serve(ctx, resp.Consoles)
@@ -141,12 +147,12 @@ func (s *syncer) run(ctx context.Context) {
 // reaches the control plane without waiting out a long poll.
 func (s *syncer) sync(ctx context.Context, wait bool) (resp *agentapi.SyncResponse, changed bool, err error) {
 	req := agentapi.SyncRequest{Protocol: agentapi.ProtocolVersion, Generation: s.generation, Wait: wait,
-		VMs: s.rec.Observe(ctx), Images: s.cache.IDs()}
+		VMs: s.rec.Observe(ctx), Images: s.cache.IDs(), Disks: s.rec.ObserveDisks(ctx)}
 	if s.net != nil {
-		// Egress for billing: what each VM sent through its tap.
+		// Egress for billing: what each VM sent through its taps.
 		for i := range req.VMs {
-			if mac := s.macs[req.VMs[i].ID]; mac != "" {
-				req.VMs[i].TxBytes = s.net.TxBytes(mac)
+			if macs := s.macs[req.VMs[i].ID]; len(macs) > 0 {
+				req.VMs[i].TxBytes = s.net.TxBytes(macs)
 			}
 		}
 	}

@@ -8,9 +8,12 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"path/filepath"
 	"time"
 )
 
@@ -44,14 +47,33 @@ type Spec struct {
 	Image     ImageRef `json:"image"`
 	SSHKeys   []string `json:"ssh_keys,omitempty"`
 	UserData  string   `json:"user_data,omitempty"`
-	// MAC of the first NIC; empty means no NIC (networking is wired later).
+	// MAC and Tap are legacy: the single NIC of specs persisted by agents
+	// older than NICs. Decoding moves them into NICs (see UnmarshalJSON);
+	// nothing else reads or sets them.
 	MAC string `json:"mac,omitempty"`
-	// Tap is the host tap device of the first NIC, if any.
 	Tap string `json:"tap,omitempty"`
-	// NICs are the VM's interfaces in order; the first is the primary.
+	// NICs are the VM's interfaces in order; the first is the primary (the
+	// guest's eth0, which alone gets the default route). None: no network.
 	NICs []NIC `json:"nics,omitempty"`
 	// Disks are data disks, attached after the root disk in this order.
 	Disks []Disk `json:"disks,omitempty"`
+}
+
+// UnmarshalJSON decodes a spec, turning the legacy single MAC/Tap of an
+// older agent's spec.json into one NIC, so that VMs created before several
+// NICs existed still load, start and are adopted.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain Spec // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if len(p.NICs) == 0 && (p.MAC != "" || p.Tap != "") {
+		p.NICs = []NIC{{MAC: p.MAC, Tap: p.Tap}}
+	}
+	p.MAC, p.Tap = "", ""
+	*s = Spec(p)
+	return nil
 }
 
 // NIC is one network interface of a VM: a virtio-net device on a host tap.
@@ -91,6 +113,64 @@ func (s Spec) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w: image kind %q", ErrInvalidSpec, s.Image.Kind)
+	}
+	if err := validNICs(s.NICs); err != nil {
+		return err
+	}
+	return validDisks(s.Disks)
+}
+
+// MaxNICs is the most interfaces a VM has (the API allows as many networks).
+const MaxNICs = 8
+
+// validNICs checks that every NIC has an Ethernet MAC and a tap name the
+// kernel accepts, and that no two share either: QEMU would fail to open a
+// tap twice, and the guest matches its interfaces by MAC.
+func validNICs(nics []NIC) error {
+	if len(nics) > MaxNICs {
+		return fmt.Errorf("%w: %d NICs, at most %d", ErrInvalidSpec, len(nics), MaxNICs)
+	}
+	macs, taps := map[string]bool{}, map[string]bool{}
+	for i, n := range nics {
+		mac, err := net.ParseMAC(n.MAC)
+		if err != nil || len(mac) != 6 {
+			return fmt.Errorf("%w: nic %d: mac %q is not an Ethernet address", ErrInvalidSpec, i, n.MAC)
+		}
+		if !ValidTap(n.Tap) {
+			return fmt.Errorf("%w: nic %d: tap %q must be 1-15 characters of [a-zA-Z0-9_-]", ErrInvalidSpec, i, n.Tap)
+		}
+		if macs[mac.String()] {
+			return fmt.Errorf("%w: nic %d: mac %s used twice", ErrInvalidSpec, i, mac)
+		}
+		if taps[n.Tap] {
+			return fmt.Errorf("%w: nic %d: tap %s used twice", ErrInvalidSpec, i, n.Tap)
+		}
+		macs[mac.String()], taps[n.Tap] = true, true
+	}
+	return nil
+}
+
+// ValidTap reports whether name can be a tap device: the kernel's limit is
+// 15 bytes (IFNAMSIZ less its NUL), and the character set keeps it safe in
+// QEMU options.
+func ValidTap(name string) bool { return len(name) <= 15 && ValidID(name) }
+
+// validDisks checks data disks: a safe ID, an absolute path, a size, and
+// no disk attached twice.
+func validDisks(disks []Disk) error {
+	ids, paths := map[string]bool{}, map[string]bool{}
+	for i, d := range disks {
+		switch {
+		case !ValidID(d.ID):
+			return fmt.Errorf("%w: disk %d: id %q must be 1-64 characters of [a-zA-Z0-9_-]", ErrInvalidSpec, i, d.ID)
+		case !filepath.IsAbs(d.Path):
+			return fmt.Errorf("%w: disk %s: path %q is not absolute", ErrInvalidSpec, d.ID, d.Path)
+		case d.SizeGiB < 1:
+			return fmt.Errorf("%w: disk %s: size must be >= 1 GiB", ErrInvalidSpec, d.ID)
+		case ids[d.ID] || paths[d.Path]:
+			return fmt.Errorf("%w: disk %s attached twice", ErrInvalidSpec, d.ID)
+		}
+		ids[d.ID], paths[d.Path] = true, true
 	}
 	return nil
 }
@@ -180,6 +260,25 @@ type Snapshotter interface {
 	RestoreSnapshot(ctx context.Context, id, name string) error
 	DeleteSnapshot(ctx context.Context, id, name string) error
 	ListSnapshots(ctx context.Context, id string) ([]string, error)
+}
+
+// DataDisks keeps the host's data disks: files that live apart from any VM,
+// so that deleting a VM never deletes a disk, and that VMs name in
+// Spec.Disks. Without it, the host has no data disks: it reports none, and a
+// VM that names one fails.
+type DataDisks interface {
+	// EnsureDisk creates data disk id of sizeGiB if it is missing and grows
+	// it if it is smaller; it never shrinks one. It returns the disk as it
+	// now is.
+	EnsureDisk(ctx context.Context, id string, sizeGiB int64) (Disk, error)
+	// DeleteDisk removes the disk's file; a missing one is not an error.
+	DeleteDisk(ctx context.Context, id string) error
+	// ListDisks returns every data disk the host has a file for.
+	ListDisks(ctx context.Context) ([]Disk, error)
+	// SetDisks replaces the data disks attached to a stopped VM (ErrRunning
+	// if it runs): it starts with them. Attaching to a running VM is not
+	// offered: the guest would see a disk appear under it.
+	SetDisks(ctx context.Context, id string, disks []Disk) error
 }
 
 // Console gives access to a VM's serial console. Without it, no console is

@@ -51,8 +51,10 @@ const defaultCmdline = "console=ttyS0"
 //
 // QEMU does not daemonize itself (-daemonize forks, which -sandbox
 // spawn=deny forbids); the driver detaches it instead (own session, stdio to
-// qemu.log). Both disks are virtio: cloud-init finds the seed as a virtio
-// disk, while a q35 CD-ROM was not found. The serial console is a socket
+// qemu.log). Every disk is virtio: cloud-init finds the seed as a virtio
+// disk, while a q35 CD-ROM was not found. The root disk boots
+// (bootindex=1); data disks follow it, then the seed, which cloud-init finds
+// by its label wherever it is. The serial console is a socket
 // (live) with a log file (appended across restarts).
 func Args(spec compute.Spec, p Paths, accel string) []string {
 	cpu := "max"
@@ -78,14 +80,24 @@ func Args(spec compute.Spec, p Paths, accel string) []string {
 			"-device", "virtio-blk-pci,drive=root,serial=root,bootindex=1",
 		)
 	}
+	for i, d := range spec.Disks {
+		id := diskDrive(i)
+		a = append(a,
+			"-drive", "if=none,id="+id+",format=qcow2,discard=unmap,file="+optValue(d.Path),
+			"-device", "virtio-blk-pci,drive="+id+",serial="+optValue(diskSerial(d.ID)),
+		)
+	}
 	a = append(a,
 		"-drive", "if=none,id=seed,format=raw,readonly=on,file="+optValue(p.Seed),
 		"-device", "virtio-blk-pci,drive=seed,serial=cidata",
 	)
-	if spec.Tap != "" {
+	// One NIC after another, so that they take PCI slots in spec order and
+	// the guest names them eth0, eth1, ... in that order.
+	for i, n := range spec.NICs {
+		id := "net" + strconv.Itoa(i)
 		a = append(a,
-			"-netdev", "tap,id=net0,ifname="+optValue(spec.Tap)+",script=no,downscript=no",
-			"-device", "virtio-net-pci,netdev=net0,mac="+optValue(spec.MAC),
+			"-netdev", "tap,id="+id+",ifname="+optValue(n.Tap)+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev="+id+",mac="+optValue(n.MAC),
 		)
 	}
 	a = append(a, "-device", "virtio-rng-pci")
@@ -101,6 +113,23 @@ func Args(spec compute.Spec, p Paths, accel string) []string {
 		a = append(a, "-append", cmdline)
 	}
 	return a
+}
+
+// diskDrive is the QEMU drive id of a VM's i-th data disk (the device QMP
+// names in query-block and block_resize).
+func diskDrive(i int) string { return "disk-" + strconv.Itoa(i) }
+
+// maxSerial is the longest serial a virtio-blk disk carries.
+const maxSerial = 20
+
+// diskSerial is what the guest sees as a data disk's serial
+// (/dev/disk/by-id/virtio-<serial>): the disk's ID, cut to its first 20
+// characters.
+func diskSerial(id string) string {
+	if len(id) > maxSerial {
+		return id[:maxSerial]
+	}
+	return id
 }
 
 // optValue escapes a value inside a QEMU option string, where a comma

@@ -14,7 +14,15 @@ func TestArgsGolden(t *testing.T) {
 	disk := compute.Spec{
 		ID: "vm-1", Name: "web", Hostname: "web-1", VCPU: 2, MemoryMiB: 2048, DiskGiB: 20,
 		Image: compute.ImageRef{Kind: compute.ImageDisk, Disk: "/var/lib/sirocco/images/debian-12.qcow2"},
-		MAC:   "52:54:00:12:34:56", Tap: "tap-vm-1",
+		NICs:  []compute.NIC{{MAC: "52:54:00:12:34:56", Tap: "st00123456"}},
+	}
+	// Two NICs and two data disks: the disks sit between the root disk
+	// and the seed, the NICs follow in order.
+	multi := disk
+	multi.NICs = []compute.NIC{{MAC: "52:54:00:12:34:56", Tap: "st00123456"}, {MAC: "52:54:00:ab:cd:ef", Tap: "st00abcdef"}}
+	multi.Disks = []compute.Disk{
+		{ID: "0190f3a2-7c1e-7d4b-9a10-3f2e1d0c9b8a", Path: "/var/lib/sirocco/disks/0190f3a2-7c1e-7d4b-9a10-3f2e1d0c9b8a.qcow2", SizeGiB: 50},
+		{ID: "data", Path: "/var/lib/sirocco/disks/data.qcow2", SizeGiB: 1},
 	}
 	kernel := compute.Spec{
 		ID: "vm-1", Name: "tiny", Hostname: "tiny", VCPU: 1, MemoryMiB: 256,
@@ -28,6 +36,7 @@ func TestArgsGolden(t *testing.T) {
 	}{
 		{"disk-kvm", disk, compute.AccelKVM},
 		{"disk-tcg", disk, compute.AccelTCG},
+		{"multi-tcg", multi, compute.AccelTCG},
 		{"kernel-kvm", kernel, compute.AccelKVM},
 		{"kernel-tcg", kernel, compute.AccelTCG},
 	}

@@ -14,6 +14,9 @@
 //	qemu.pid      written by QEMU
 //	qemu.log      QEMU's stdout and stderr
 //
+// Data disks live apart, in <disks>/<disk-id>.qcow2 (datadisk.go), so that
+// they outlive the VMs they are attached to.
+//
 // The directory is all the state there is: a new Driver on the same root
 // (an agent restart) finds running VMs from their pidfiles and reconnects to
 // their QMP sockets without disturbing them.
@@ -49,6 +52,10 @@ type Credential struct{ UID, GID uint32 }
 type Config struct {
 	// Root holds one directory per VM. It is created if missing.
 	Root string
+	// Disks holds the data disks, <Disks>/<disk-id>.qcow2: apart from the
+	// VMs' directories, so that deleting a VM never deletes a disk.
+	// Default: "disks" beside Root.
+	Disks string
 	// QEMU and QEMUImg are the programs to run; defaults
 	// qemu-system-x86_64 and qemu-img, looked up in PATH.
 	QEMU, QEMUImg string
@@ -67,7 +74,8 @@ const (
 )
 
 // Driver runs VMs with QEMU. It implements compute.Driver and the optional
-// compute.Resizer, compute.Snapshotter and compute.Console.
+// compute.Resizer, compute.Snapshotter, compute.Console and
+// compute.DataDisks.
 type Driver struct {
 	cfg   Config
 	accel string
@@ -75,6 +83,9 @@ type Driver struct {
 
 	mu  sync.Mutex
 	vms map[string]*vm
+
+	diskMu    sync.Mutex       // serialises data disk operations
+	diskSizes map[string]int64 // data disk ID -> virtual size in bytes, as last seen
 }
 
 var (
@@ -122,11 +133,19 @@ func New(cfg Config) (*Driver, error) {
 	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("qemu driver: %w", err)
 	}
+	if cfg.Disks == "" {
+		cfg.Disks = filepath.Join(filepath.Dir(filepath.Clean(cfg.Root)), "disks")
+	}
+	// Absolute: the paths go into VM specs and QEMU's command line.
+	if cfg.Disks, err = filepath.Abs(cfg.Disks); err != nil {
+		return nil, fmt.Errorf("qemu driver: %w", err)
+	}
 	return &Driver{
-		cfg:   cfg,
-		accel: compute.HostAccel(cfg.Accel),
-		img:   img{bin: cfg.QEMUImg},
-		vms:   make(map[string]*vm),
+		cfg:       cfg,
+		accel:     compute.HostAccel(cfg.Accel),
+		img:       img{bin: cfg.QEMUImg},
+		vms:       make(map[string]*vm),
+		diskSizes: make(map[string]int64),
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/diskfs/go-diskfs/backend/file"
@@ -27,8 +28,8 @@ const SeedLabel = "cidata"
 //     ssh_authorized_keys (the document is re-serialised: comments and key
 //     order are lost, and it fails if the YAML does not parse). With no
 //     user-data, a #cloud-config carrying the keys.
-//   - network-config: version 2, DHCP on the first NIC (matched by MAC when
-//     the spec has one).
+//   - network-config: version 2, DHCP on every NIC (matched by MAC), the
+//     default route through the first only (see ethernets).
 func SeedFiles(spec compute.Spec) (map[string][]byte, error) {
 	meta := map[string]any{
 		"instance-id":    spec.ID,
@@ -45,15 +46,9 @@ func SeedFiles(spec compute.Spec) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	eth := map[string]any{"dhcp4": true}
-	if spec.MAC != "" {
-		eth["match"] = map[string]any{"macaddress": strings.ToLower(spec.MAC)}
-	} else {
-		eth["match"] = map[string]any{"name": "e*"}
-	}
 	netYAML, err := yaml.Marshal(map[string]any{
 		"version":   2,
-		"ethernets": map[string]any{"nic0": eth},
+		"ethernets": ethernets(spec.NICs),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seed network-config: %w", err)
@@ -63,6 +58,30 @@ func SeedFiles(spec compute.Spec) (map[string][]byte, error) {
 		"user-data":      user,
 		"network-config": netYAML,
 	}, nil
+}
+
+// ethernets is the network-config v2 "ethernets" of a VM: one entry per
+// NIC, matched by MAC and named nic<i>, each on DHCP. Only the first takes
+// the default route its DHCP server offers: with two networks both
+// offering one, the guest would otherwise route to the internet through
+// whichever answered last. Without NICs, DHCP on the first Ethernet-like
+// interface, as a guest with a NIC wired by other means would want.
+func ethernets(nics []compute.NIC) map[string]any {
+	if len(nics) == 0 {
+		return map[string]any{"nic0": map[string]any{"dhcp4": true, "match": map[string]any{"name": "e*"}}}
+	}
+	out := map[string]any{}
+	for i, n := range nics {
+		eth := map[string]any{
+			"dhcp4": true,
+			"match": map[string]any{"macaddress": strings.ToLower(n.MAC)},
+		}
+		if i > 0 {
+			eth["dhcp4-overrides"] = map[string]any{"use-routes": false}
+		}
+		out["nic"+strconv.Itoa(i)] = eth
+	}
+	return out
 }
 
 const cloudConfigHeader = "#cloud-config"

@@ -43,7 +43,7 @@ func TestUserData(t *testing.T) {
 
 func TestSeedISO(t *testing.T) {
 	spec := compute.Spec{
-		ID: "vm-7", Hostname: "alpha", MAC: "52:54:00:AB:CD:EF",
+		ID: "vm-7", Hostname: "alpha", NICs: []compute.NIC{{MAC: "52:54:00:AB:CD:EF", Tap: "st00abcdef"}},
 		SSHKeys:  []string{"ssh-ed25519 AAAA a@x"},
 		UserData: "#!/bin/sh\necho hello\n",
 	}
@@ -82,6 +82,35 @@ func TestSeedISO(t *testing.T) {
 	// The seed is never overwritten in place.
 	if err := WriteSeed(path, spec); err == nil {
 		t.Error("second WriteSeed to the same path succeeded")
+	}
+}
+
+// TestNetworkConfig: every NIC takes DHCP, matched by its MAC; only the
+// first takes the default route, so that a second network does not steal
+// the VM's way out.
+func TestNetworkConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		nics []compute.NIC
+		want string
+	}{
+		{"no nic", nil, "ethernets:\n  nic0:\n    dhcp4: true\n    match:\n      name: e*\nversion: 2\n"},
+		{"two nics", []compute.NIC{{MAC: "52:54:00:00:00:01", Tap: "st00000001"}, {MAC: "52:54:00:00:00:02", Tap: "st00000002"}},
+			"ethernets:\n" +
+				"  nic0:\n    dhcp4: true\n    match:\n      macaddress: \"52:54:00:00:00:01\"\n" +
+				"  nic1:\n    dhcp4: true\n    dhcp4-overrides:\n      use-routes: false\n    match:\n      macaddress: \"52:54:00:00:00:02\"\n" +
+				"version: 2\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := SeedFiles(compute.Spec{ID: "vm-1", NICs: tt.nics})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(files["network-config"]); got != tt.want {
+				t.Errorf("network-config =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -195,7 +195,11 @@ func TestBootsAndPrintsReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vm := boot(t, tt.metaData, tt.userData, tt.nic)
+			nics := 0
+			if tt.nic {
+				nics = 1
+			}
+			vm := boot(t, tt.metaData, tt.userData, nics)
 			line, lines, elapsed := vm.waitFor(t, ReadyPrefix, 60*time.Second)
 			t.Logf("ready after %v: %q", elapsed.Round(time.Millisecond), line)
 			if line != tt.want {
@@ -217,6 +221,33 @@ func TestBootsAndPrintsReady(t *testing.T) {
 	}
 }
 
+// TestDHCPOnEveryNIC: a guest with two NICs takes an address on each, and
+// only the first sets the default route (QEMU's user-mode networks both
+// offer one: 10.0.2.2 and 10.0.3.2).
+func TestDHCPOnEveryNIC(t *testing.T) {
+	vm := boot(t, "instance-id: i-tg-two\nlocal-hostname: tg-two\n", "", 2)
+	line, _, elapsed := vm.waitFor(t, ReadyPrefix, 60*time.Second)
+	t.Logf("ready after %v: %q", elapsed.Round(time.Millisecond), line)
+	if want := "SIROCCO-READY hostname=tg-two ip=10.0.2.15"; line != want {
+		t.Errorf("ready line %q, want %q (the first NIC's address)", line, want)
+	}
+	vm.send(t, "echo eth1=$(cat /run/ip.eth1); ip route | sed 's/^/ROUTE /'; echo END")
+	_, lines, _ := vm.waitFor(t, "END", 30*time.Second)
+	var routes []string
+	for _, l := range lines {
+		if r, ok := strings.CutPrefix(l, "ROUTE "); ok && strings.HasPrefix(r, "default") {
+			routes = append(routes, strings.TrimSpace(r))
+		}
+	}
+	if !containsLine(lines, "eth1=10.0.3.15") {
+		t.Errorf("the second NIC has no DHCP address; console:\n%s", strings.Join(lines, "\n"))
+	}
+	if len(routes) != 1 || !strings.HasPrefix(routes[0], "default via 10.0.2.2 dev eth0") {
+		t.Errorf("default routes %q, want one, via 10.0.2.2 on eth0", routes)
+	}
+	vm.checkHTTP(t, "tg-two")
+}
+
 func containsLine(lines []string, s string) bool {
 	for _, l := range lines {
 		if strings.Contains(l, s) {
@@ -227,7 +258,7 @@ func containsLine(lines []string, s string) bool {
 }
 
 func TestPowerdownPowersOff(t *testing.T) {
-	vm := boot(t, "instance-id: i-tg-off\nlocal-hostname: tg-off\n", "", false)
+	vm := boot(t, "instance-id: i-tg-off\nlocal-hostname: tg-off\n", "", 0)
 	vm.waitFor(t, ReadyPrefix, 60*time.Second)
 
 	qmp, err := net.DialTimeout("unix", vm.qmpPath, 5*time.Second)
@@ -282,10 +313,11 @@ type guest struct {
 	seen     []string
 }
 
-// boot starts the test guest with a NoCloud seed and, if nic, a virtio NIC on
-// QEMU's user-mode network whose port 8080 is forwarded from 127.0.0.1; QEMU
-// is killed at the end of the test.
-func boot(t *testing.T, metaData, userData string, nic bool) *guest {
+// boot starts the test guest with a NoCloud seed and nics virtio NICs, each
+// on its own QEMU user-mode network (10.0.2.0/24, 10.0.3.0/24, ...); port
+// 8080 of the first is forwarded from 127.0.0.1. QEMU is killed at the end
+// of the test.
+func boot(t *testing.T, metaData, userData string, nics int) *guest {
 	t.Helper()
 	qemu := needQEMU(t)
 	kernel, initrd := Path(t)
@@ -306,19 +338,33 @@ func boot(t *testing.T, metaData, userData string, nic bool) *guest {
 		t.Cleanup(func() { os.RemoveAll(d) })
 		g.qmpPath = filepath.Join(d, "qmp")
 	}
-	netdev := "none"
-	if nic {
-		g.httpPort = freePort(t)
-		netdev = fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", g.httpPort, Port)
-	}
-	cmd := exec.Command(qemu,
+	args := []string{
 		"-machine", "q35", "-accel", "tcg", "-m", "256",
 		"-nodefaults", "-display", "none", "-serial", "stdio",
 		"-kernel", kernel, "-initrd", initrd, "-append", Cmdline,
-		"-drive", "file="+seed+",if=virtio,format=raw,readonly=on",
-		"-nic", netdev, "-no-reboot",
-		"-qmp", "unix:"+g.qmpPath+",server=on,wait=off",
-	)
+		"-drive", "file=" + seed + ",if=virtio,format=raw,readonly=on",
+		"-no-reboot",
+		"-qmp", "unix:" + g.qmpPath + ",server=on,wait=off",
+	}
+	if nics == 0 {
+		args = append(args, "-nic", "none")
+	}
+	// A restricted user-mode network offers no router; with several NICs
+	// the test needs both to offer one (to see that only the first is
+	// taken), and the guest sends nothing beyond DHCP, answered by QEMU.
+	restrict := "on"
+	if nics > 1 {
+		restrict = "off"
+	}
+	for i := range nics {
+		netdev := fmt.Sprintf("user,model=virtio-net-pci,restrict=%s,net=10.0.%d.0/24", restrict, i+2)
+		if i == 0 {
+			g.httpPort = freePort(t)
+			netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", g.httpPort, Port)
+		}
+		args = append(args, "-nic", netdev)
+	}
+	cmd := exec.Command(qemu, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
