@@ -50,6 +50,8 @@ type VM struct {
 	AntiAffinityGroup string   `json:"anti_affinity_group,omitempty"`
 	SSHKeys           []string `json:"ssh_keys,omitempty"`
 	NICs              []NIC    `json:"nics,omitempty"`
+	// Disks are the data disks attached, in order (/dev/vdb first).
+	Disks []VMDisk `json:"disks,omitempty"`
 }
 
 // VMCreate asks for one VM, or Count VMs named <name>-1 ... <name>-<count>.
@@ -59,7 +61,7 @@ type VMCreate struct {
 	Image    string   `json:"image" doc:"Image ID or name: the organisation's private images first, then the public catalog"`
 	Size     string   `json:"size"`
 	Hostname string   `json:"hostname,omitempty" pattern:"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$|^[a-z0-9]$" doc:"Default: the VM's name"`
-	SSHKeys  []string `json:"ssh_keys,omitempty" maxItems:"20" doc:"OpenSSH public keys for the default user"`
+	SSHKeys  []string `json:"ssh_keys,omitempty" maxItems:"20" doc:"Keys for the default user, each an OpenSSH public key or the name or ID of a key the organisation registered (POST /api/v1/orgs/{org}/ssh-keys); the VM keeps the key text it was created with"`
 	UserData string   `json:"user_data,omitempty" maxLength:"65536" doc:"cloud-init user-data"`
 	Count    int      `json:"count,omitempty" minimum:"1" maximum:"50" default:"1"`
 	// AntiAffinityGroup puts each VM of the group on a different host.
@@ -71,6 +73,9 @@ type VMCreate struct {
 	Networks []VMNetwork `json:"networks,omitempty" maxItems:"8"`
 	// PublicIP allocates a public address and attaches it to the first NIC.
 	PublicIP bool `json:"public_ip,omitempty"`
+	// Disks are data disks (ID or name) attached at creation, in order: the
+	// VM goes to the host holding them. Only with count 1.
+	Disks []string `json:"disks,omitempty" maxItems:"16"`
 }
 
 // VMNetwork attaches a VM to a network, with a fixed address on request.

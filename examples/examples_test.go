@@ -1,8 +1,9 @@
 // Package examples_test runs every example against a real siroccod, the way
 // a partner would after following docs/: the curl script with bash, the SDK
 // program with go run, unmodified, configured only through their documented
-// environment variables. It also walks the backup and restore procedures of
-// docs/operators/operations.md.
+// environment variables, and the stack file with the sirocco CLI (plan,
+// apply, apply again, destroy). It also walks the backup and restore
+// procedures of docs/operators/operations.md.
 package examples_test
 
 import (
@@ -29,16 +30,16 @@ import (
 	"github.com/sirocco-cloud/sirocco/internal/store/storetest"
 )
 
-// siroccod is the binary built for the tests.
-var siroccod string
+// siroccod and sirocco are the binaries built for the tests.
+var siroccod, sirocco string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sirocco-examples-")
 	if err != nil {
 		panic(err)
 	}
-	siroccod = filepath.Join(dir, "siroccod")
-	build := exec.Command("go", "build", "-o", dir, "github.com/sirocco-cloud/sirocco/cmd/siroccod")
+	siroccod, sirocco = filepath.Join(dir, "siroccod"), filepath.Join(dir, "sirocco")
+	build := exec.Command("go", "build", "-o", dir, "github.com/sirocco-cloud/sirocco/cmd/siroccod", "github.com/sirocco-cloud/sirocco/cmd/sirocco")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
@@ -49,9 +50,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestExamples runs examples/curl/first-vm.sh and examples/sdk against a
-// siroccod that runs real VMs of the test guest, with a self-signed
-// certificate the examples pin.
+// TestExamples runs examples/curl/first-vm.sh, examples/sdk and
+// examples/stack against a siroccod that runs real VMs of the test guest,
+// with a self-signed certificate the examples pin.
 func TestExamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real VMs")
@@ -84,14 +85,70 @@ func TestExamples(t *testing.T) {
 		}
 	}
 
-	// Both cleaned up after themselves: the organisation has no VM left.
+	// The stack, in the VDC the curl script left, with the sirocco CLI as
+	// docs/tenants/stacks.md runs it.
 	c := sdk(t, d, token)
+	runStack(t, d, c, token)
+
+	// All cleaned up after themselves: the organisation has no VM left.
 	vms, err := c.ListVMs(context.Background(), "example", client.VMListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(vms.Items) != 0 {
 		t.Errorf("VMs left after the examples: %+v", vms.Items)
+	}
+}
+
+// runStack plans, applies, re-applies and destroys examples/stack/app.yaml
+// in organisation example: the plan prices the stack per month, the first
+// apply makes two running VMs, a network and a public address, the second
+// changes nothing, and destroy leaves none of them.
+func runStack(t *testing.T, d *daemon, c *client.Client, token string) {
+	t.Helper()
+	ctx := context.Background()
+	// shop-web asks for a public address: the provider offers some.
+	if _, err := c.CreatePublicIPPool(ctx, api.PublicIPPoolCreate{Name: "syd", Region: "au-syd", CIDR: "203.0.113.0/28",
+		Gateway: "203.0.113.1", Uplink: "up0"}); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "SIROCCO_TOKEN="+token, "XDG_CONFIG_HOME="+t.TempDir())
+	stack := func(args ...string) string {
+		t.Helper()
+		out := run(t, env, sirocco, append([]string{"--server", d.url, "--fingerprint", d.fingerprint, "--org", "example", "stack"}, args...)...)
+		t.Logf("sirocco stack %s:\n%s", strings.Join(args, " "), out)
+		return out
+	}
+	wantIn := func(what, out string, words ...string) {
+		t.Helper()
+		for _, w := range words {
+			if !strings.Contains(out, w) {
+				t.Errorf("stack %s: no %q in its output:\n%s", what, w, out)
+			}
+		}
+	}
+	wantIn("plan", stack("plan", "stack/app.yaml"), "+ network shop-lan", "+ vm shop-db", "+ vm shop-web",
+		"Plan: 3 to create, 0 to update, 0 to replace, 0 to delete.", "Monthly cost after apply: A$")
+	wantIn("apply", stack("apply", "stack/app.yaml"), "Applied stack shop: 3 to create")
+	vms, err := c.ListVMs(ctx, "example", client.VMListOptions{ListOptions: client.ListOptions{Labels: []string{"stack=shop"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vms.Items) != 2 {
+		t.Fatalf("stack VMs after apply: %+v", vms.Items)
+	}
+	for _, v := range vms.Items {
+		if v.State != api.VMRunning {
+			t.Errorf("stack VM after apply: %+v", v)
+		}
+	}
+	wantIn("second apply", stack("apply", "stack/app.yaml"), "No changes: stack shop matches its file.")
+	wantIn("destroy", stack("destroy", "stack/app.yaml"), "Destroyed stack shop")
+	if _, err := c.GetNetwork(ctx, "example", "shop-lan"); !isNotFound(err) {
+		t.Errorf("network shop-lan after destroy: %v", err)
+	}
+	if ips, err := c.ListPublicIPs(ctx, "example", client.PublicIPListOptions{}); err != nil || len(ips.Items) != 0 {
+		t.Errorf("public IPs after destroy: %v %+v", err, ips)
 	}
 }
 

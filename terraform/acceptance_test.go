@@ -29,7 +29,8 @@ import (
 
 // TestTerraformAcceptance walks the provider's acceptance: terraform apply of
 // the example makes a VDC, a network, a running VM on it, a public IP
-// attached to the VM, a firewall rule for port 8080 and a token; a second
+// attached to the VM, a firewall rule for port 8080, a registered SSH key
+// the VM names and a token; a second
 // plan shows no change; changing power state, size and a label and
 // detaching the public IP apply in place (the VM keeps its ID, the address
 // stays allocated); everything but the token, imported, plans no
@@ -138,6 +139,14 @@ func TestTerraformAcceptance(t *testing.T) {
 	if !hasToken(ctx, t, tenant, org, "tf-example-ci") {
 		t.Fatal("token tf-example-ci not made")
 	}
+	// The VM named the registered key; it holds the key's text.
+	key, err := tenant.GetSSHKey(ctx, org, "tf-example-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.Fingerprint != out["ssh_key_fingerprint"] || !strings.HasPrefix(key.Fingerprint, "SHA256:") || vm.SSHKeys[0] != key.PublicKey {
+		t.Fatalf("SSH key after apply: %+v\nVM's keys: %q\noutputs: %v", key, vm.SSHKeys, out)
+	}
 	network, err := tenant.GetNetwork(ctx, org, "tf-net")
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +210,8 @@ func TestTerraformAcceptance(t *testing.T) {
 	// back with nothing to replace. The VM's user-data cannot be read back,
 	// so the next apply records it.
 	run.ok("state", "rm", "sirocco_vm.web", "sirocco_vdc.main", "sirocco_network.main", "sirocco_public_ip.web",
-		"sirocco_firewall_rule.http")
+		"sirocco_firewall_rule.http", "sirocco_ssh_key.deploy")
+	run.ok(append([]string{"import"}, append(vars, "sirocco_ssh_key.deploy", key.ID)...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vdc.main", org+"/tf-example")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_network.main", org+"/tf-net")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vm.web", org+"/web1")...)...)
@@ -227,6 +237,9 @@ func TestTerraformAcceptance(t *testing.T) {
 	}
 	if _, err := tenant.GetNetwork(ctx, org, "tf-net"); !isNotFound(err) {
 		t.Fatalf("network after destroy: %v", err)
+	}
+	if _, err := tenant.GetSSHKey(ctx, org, "tf-example-key"); !isNotFound(err) {
+		t.Fatalf("SSH key after destroy: %v", err)
 	}
 	if ips, err := tenant.ListPublicIPs(ctx, org, client.PublicIPListOptions{}); err != nil || len(ips.Items) != 0 {
 		t.Fatalf("public IPs after destroy: %v %+v", err, ips)

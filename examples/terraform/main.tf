@@ -1,6 +1,7 @@
 # A VDC with a network and one VM on it, reachable from the Internet on port
-# 8080 through a public IP, and a read-only API token for a CI job, on a
-# Sirocco cloud. The provider reads its settings from the environment:
+# 8080 through a public IP and logged into with a registered SSH key, and a
+# read-only API token for a CI job, on a Sirocco cloud. The provider reads its
+# settings from the environment:
 #
 #   SIROCCO_URL          https://cloud.example.com
 #   SIROCCO_TOKEN        an API token (sirocco token create)
@@ -50,6 +51,12 @@ variable "attach_public_ip" {
   default     = true
 }
 
+variable "ssh_public_key" {
+  description = "Public key registered as tf-example-key, which the VM names; e.g. file(pathexpand(\"~/.ssh/id_ed25519.pub\"))."
+  type        = string
+  default     = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8cKh7C1qSTaKxYz3X0f2b2d6W7V1pB6hF1Kx3nq9E example@sirocco"
+}
+
 variable "environment" {
   description = "Value of the env label on the VDC and the VM; changes in place."
   type        = string
@@ -63,7 +70,7 @@ data "sirocco_sizes" "all" {}
 data "sirocco_images" "all" {}
 
 locals {
-  zone = coalesce(var.zone, data.sirocco_zones.all.zones[0].name)
+  zone             = coalesce(var.zone, data.sirocco_zones.all.zones[0].name)
   available_images = [for i in data.sirocco_images.all.images : i.name if i.state == "available"]
   sizes            = { for s in data.sirocco_sizes.all.sizes : s.name => s }
 }
@@ -91,6 +98,12 @@ resource "sirocco_network" "main" {
   dns  = ["1.1.1.1"]
 }
 
+# Registered once; VMs name it (sirocco ssh-key add does the same from the CLI).
+resource "sirocco_ssh_key" "deploy" {
+  name       = "tf-example-key"
+  public_key = var.ssh_public_key
+}
+
 resource "sirocco_vm" "web" {
   vdc         = sirocco_vdc.main.name
   name        = "web1"
@@ -98,7 +111,7 @@ resource "sirocco_vm" "web" {
   image       = var.image
   size        = var.size
   power_state = var.power_state
-  ssh_keys    = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8cKh7C1qSTaKxYz3X0f2b2d6W7V1pB6hF1Kx3nq9E example@sirocco"]
+  ssh_keys    = [sirocco_ssh_key.deploy.name]
   user_data   = <<-EOT
     #cloud-config
     packages: [nginx]
@@ -165,6 +178,10 @@ output "public_ip" {
 output "private_ip" {
   description = "The VM's address on tf-net that the public IP is translated to; empty when detached."
   value       = sirocco_public_ip.web.private_ip
+}
+
+output "ssh_key_fingerprint" {
+  value = sirocco_ssh_key.deploy.fingerprint
 }
 
 output "ci_token_prefix" {

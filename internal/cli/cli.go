@@ -114,11 +114,12 @@ func (a *app) root() *cobra.Command {
 		a.providerCmd(), a.regionCmd(), a.zoneCmd(), a.hostCmd(), a.sizeCmd(),
 		a.orgCmd(), a.userCmd(), a.tokenCmd(), a.inviteCmd(),
 		a.vdcCmd(), a.vmCmd(), a.imageCmd(), a.residencyCmd(),
-		a.networkCmd(), a.publicIPCmd(), a.publicIPPoolCmd(), a.firewallCmd(), a.eventsCmd(),
+		a.networkCmd(), a.publicIPCmd(), a.publicIPPoolCmd(), a.firewallCmd(), a.diskCmd(), a.eventsCmd(),
 		a.operationCmd(), a.auditCmd(),
 		a.balanceCmd(), a.usageCmd(), a.creditCmd(), a.invoiceCmd(), a.budgetCmd(), a.webhookCmd(),
 		a.pricePlanCmd(), a.priceOverrideCmd(), a.quoteCmd(), a.stackCmd(),
 	)
+	root.AddCommand(a.sshKeyCmd())
 	// org.go builds `org`; billing adds its provider override to it.
 	for _, c := range root.Commands() {
 		if c.Name() == "org" {

@@ -211,6 +211,7 @@ func (a *app) vmCreateCmd() *cobra.Command {
 			"--public-ip attaches a new public address to the first NIC.\n" +
 			"It waits until every VM runs (or, with --stopped, is ready), then prints them.",
 		Example: "  sirocco vm create web --image debian-12 --size s1.small --ssh-key ~/.ssh/id_ed25519.pub\n" +
+			"  sirocco vm create web --image debian-12 --size s1.small --ssh-key laptop   # registered with 'sirocco ssh-key add laptop'\n" +
 			"  sirocco vm create worker --image debian-12 --size s1.small --count 3 --anti-affinity workers --user-data cloud-init.yaml\n" +
 			"  sirocco vm create app --image debian-12 --size s1.small --network lan --network db=10.1.0.20 --public-ip",
 		Args: args("NAME"),
@@ -262,7 +263,7 @@ func (a *app) vmCreateCmd() *cobra.Command {
 	cf.StringVar(&in.Image, "image", "", "image ID or name (required)")
 	cf.StringVar(&in.Size, "size", "", "size name (required; see 'sirocco size list')")
 	cf.StringVar(&in.VDC, "vdc", "", "VDC to create it in (default: the organisation's only VDC)")
-	cf.StringArrayVar(&sshKeys, "ssh-key", nil, "OpenSSH public key, or a file of them such as ~/.ssh/id_ed25519.pub (repeatable)")
+	cf.StringArrayVar(&sshKeys, "ssh-key", nil, "name of a key registered with 'sirocco ssh-key add', an OpenSSH public key, or a file of them such as ~/.ssh/id_ed25519.pub (@FILE: always a file) (repeatable)")
 	cf.StringVar(&userData, "user-data", "", "file of cloud-init user-data (- for standard input)")
 	cf.IntVar(&in.Count, "count", 0, "how many VMs to create, named NAME-1 ... NAME-N")
 	cf.StringVar(&in.AntiAffinityGroup, "anti-affinity", "", "anti-affinity group: each VM of the group on a different host")
@@ -418,8 +419,10 @@ func (a *app) waitAll(ctx context.Context, c *client.Client, ops []api.Operation
 	return final, errors.Join(errs...)
 }
 
-// readSSHKeys reads --ssh-key values: each is a public key itself or a file
-// of them (one per line, as in authorized_keys).
+// readSSHKeys reads --ssh-key values: each is a public key itself, a file
+// of them (one per line, as in authorized_keys; @FILE forces a file), or
+// the name or ID of a key registered with `ssh-key add`, which the server
+// resolves.
 func readSSHKeys(values []string) ([]string, error) {
 	var keys []string
 	for _, v := range values {
@@ -428,6 +431,12 @@ func readSSHKeys(values []string) ([]string, error) {
 			keys = append(keys, v)
 			continue
 		}
+		file, forced := strings.CutPrefix(v, "@")
+		if !forced && sshKeyRef(v) {
+			keys = append(keys, v)
+			continue
+		}
+		v = file
 		b, err := os.ReadFile(expandHome(v))
 		if err != nil {
 			return nil, usagef("--ssh-key %s: neither a public key nor a file that can be read (%v)", v, unwrapPath(err))

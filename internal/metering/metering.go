@@ -308,3 +308,42 @@ func PublicIPAllocated(ctx context.Context, tx *store.Tx, ip *store.PublicIP) er
 func PublicIPReleased(ctx context.Context, tx *store.Tx, ip *store.PublicIP) error {
 	return closeIfOpen(ctx, tx, ip.ID, rating.SpanPublicIP)
 }
+
+// diskSpan is the span a data disk should have open: one while it exists
+// and is not being deleted, billed like a root disk (meter disk, class
+// standard) at its size, in its VDC's region and model.
+func diskSpan(k *store.Disk, vdc *store.VDC) *store.UsageSpan {
+	if k.State == store.DiskDeleting {
+		return nil
+	}
+	return &store.UsageSpan{OrgID: k.OrgID, VDCID: k.VDCID, RegionID: vdc.RegionID, Model: vdc.AllocationModel,
+		ResourceKind: KindDisk, ResourceID: k.ID, ResourceName: k.Name, Meter: rating.SpanDisk, SizeGiB: k.SizeGiB, Class: DiskClass}
+}
+
+// syncDisk makes a data disk's open span match it.
+func syncDisk(ctx context.Context, tx *store.Tx, k *store.Disk, reason string) error {
+	vdc, err := tx.GetVDCByID(ctx, k.VDCID)
+	if err != nil {
+		return fmt.Errorf("meter disk %s: %w", k.ID, err)
+	}
+	_, err = syncSpan(ctx, tx, tx.Now(), diskSpan(k, vdc), k.ID, rating.SpanDisk, SourceAPI, reason)
+	return err
+}
+
+// DiskCreated opens a new data disk's span: it is charged per GiB from
+// creation to deletion, attached or not, VM on or off.
+func DiskCreated(ctx context.Context, tx *store.Tx, k *store.Disk) error {
+	return syncDisk(ctx, tx, k, "")
+}
+
+// DiskResized closes a data disk's span and opens one at its new size.
+// Call it after k holds the new size.
+func DiskResized(ctx context.Context, tx *store.Tx, k *store.Disk) error {
+	return syncDisk(ctx, tx, k, "resized")
+}
+
+// DiskDeleted closes a data disk's span when it is deleted (its file may
+// stay on the host a little longer; the tenant no longer has it).
+func DiskDeleted(ctx context.Context, tx *store.Tx, k *store.Disk) error {
+	return closeIfOpen(ctx, tx, k.ID, rating.SpanDisk)
+}

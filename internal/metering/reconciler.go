@@ -13,7 +13,7 @@ import (
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
-// Reconciler compares what exists (VMs, their state and disks, snapshots,
+// Reconciler compares what exists (VMs, their state and disks, data disks, snapshots,
 // reservation and allocation VDCs) with the open spans and repairs drift:
 // a billable resource with no open span gets one from now, an open span of
 // something gone or no longer billable is closed at now, and a span whose
@@ -44,11 +44,25 @@ func (r *Reconciler) RunOnce(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		disks, err := tx.MeteredDisks(ctx)
+		if err != nil {
+			return err
+		}
 		open, err := tx.ListSpans(ctx, store.SpanFilter{OpenOnly: true})
 		if err != nil {
 			return err
 		}
-		suspects = drift(expected(inv), open)
+		want := expected(inv)
+		for i := range disks {
+			// Data disks share the disk meter with root disks; their IDs
+			// are their own, so the keys never collide.
+			if vdc := vdcByID(inv.VDCs, disks[i].VDCID); vdc != nil {
+				if s := diskSpan(&disks[i], vdc); s != nil {
+					want[spanKey{s.ResourceID, s.Meter}] = s
+				}
+			}
+		}
+		suspects = drift(want, open)
 		return nil
 	})
 	if err != nil {
@@ -110,6 +124,15 @@ func expected(inv *store.MeteredInventory) map[spanKey]*store.UsageSpan {
 		}
 	}
 	return out
+}
+
+func vdcByID(vdcs []store.VDC, id string) *store.VDC {
+	for i := range vdcs {
+		if vdcs[i].ID == id {
+			return &vdcs[i]
+		}
+	}
+	return nil
 }
 
 // reconciled are the meters the reconciler owns.
@@ -207,6 +230,9 @@ func current(ctx context.Context, tx *store.Tx, k spanKey) (*store.UsageSpan, er
 	switch k.meter {
 	case rating.SpanCompute, rating.SpanDisk:
 		vm, err := tx.GetVMByID(ctx, k.resourceID)
+		if errors.Is(err, store.ErrNotFound) && k.meter == rating.SpanDisk {
+			return currentDataDisk(ctx, tx, k.resourceID)
+		}
 		if err != nil {
 			return gone(err)
 		}
@@ -244,4 +270,24 @@ func current(ctx context.Context, tx *store.Tx, k spanKey) (*store.UsageSpan, er
 		return nil, nil
 	}
 	return nil, fmt.Errorf("meter %q is not reconciled", k.meter)
+}
+
+// currentDataDisk is the span data disk id should have open, nil if it is
+// gone or being deleted.
+func currentDataDisk(ctx context.Context, tx *store.Tx, id string) (*store.UsageSpan, error) {
+	k, err := tx.GetDiskByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	vdc, err := tx.GetVDCByID(ctx, k.VDCID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return diskSpan(k, vdc), nil
 }

@@ -87,7 +87,7 @@ func isolationRules() []isoRule {
 	}
 	text := "changed by bravo"
 	draining := api.HostDraining
-	return append([]isoRule{
+	rules := []isoRule{
 		// Public: no caller needed.
 		{op: "get-provider", kind: isoPublic},
 		{op: "signup", kind: isoPublic, body: body(api.Signup{Email: "newcomer@delta.test", Password: "a long enough secret", OrgName: "delta"})},
@@ -237,6 +237,11 @@ func isolationRules() []isoRule {
 		{op: "revoke-token", kind: isoObject, refs: map[string][]string{"id": {"token", "member-token"}}},
 		{op: "revoke-org-token", kind: isoOrg, refs: map[string][]string{"id": {"member-token", "token"}}},
 		{op: "remove-member", kind: isoOrg, refs: map[string][]string{"user": {"member"}}},
+	}
+	// Later features' changes replay here, before the VM actions (which
+	// leave their VMs busy) and the deletes (which leave the VDC deleting).
+	rules = append(rules, moreIsolationRules()...)
+	return append(rules, []isoRule{
 		{op: "create-vms", kind: isoOrg, body: body(api.VMCreate{Name: "implant", VDC: "atlas", Image: "tiny", Size: "s1.small",
 			Networks: []api.VMNetwork{{Network: "lan"}}})},
 		{op: "update-vm", kind: isoOrg, refs: map[string][]string{"vm": {"vm"}}, body: body(api.VMUpdate{Labels: &api.Labels{"by": "bravo"}})},
@@ -273,7 +278,7 @@ func isolationRules() []isoRule {
 		{op: "delete-webhook", kind: isoOrg, refs: map[string][]string{"webhook": {"webhook-del"}}},
 		{op: "delete-vdc", kind: isoOrg},
 		{op: "close-org", kind: isoOrg},
-	}, moreIsolationRules()...)
+	}...)
 }
 
 // moreIsolationRules gathers the rules kept in the files of later features
@@ -543,7 +548,8 @@ func newIsoFixture(t *testing.T, e *env) *isoFixture {
 		{label: "alpha admin's role binding", value: bindings[adminMe.User.ID], ghost: store.NewID()},
 	}
 	compute := isoCompute(t, e, alpha.ID, atlas.ID, host.ID)
-	for _, more := range []isoComputeObjects{compute, isoBilling(t, e, alpha.ID), isoNetworking(t, e, alpha.ID, atlas.ID, compute.refs["vm"][0].value)} {
+	for _, more := range []isoComputeObjects{compute, isoBilling(t, e, alpha.ID), isoNetworking(t, e, alpha.ID, atlas.ID, compute.refs["vm"][0].value),
+		isoDisks(t, e, alpha.ID, atlas.ID, compute.refs["vm-off"][0].value), isoSSHKeys(t, e, alpha.ID)} {
 		for kind, objs := range more.refs {
 			f.refs[kind] = objs
 		}

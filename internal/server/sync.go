@@ -188,6 +188,11 @@ func (s *Server) recordObserved(ctx context.Context, hostID string, req *agentap
 				changed = true
 			}
 		}
+		gone, err := s.recordDisks(ctx, tx, hostID, req.Disks)
+		if err != nil {
+			return err
+		}
+		changed = changed || gone
 		return tx.SetImageCopies(ctx, hostID, req.Images)
 	})
 	return changed, err
@@ -210,6 +215,11 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 			return err
 		}
 		resp.Networks, resp.Uplinks = nets, uplinks
+		disks, vmDisks, err := hostDisks(ctx, tx, hostID)
+		if err != nil {
+			return err
+		}
+		resp.Disks = disks
 		snapshots, err := tx.HostSnapshots(ctx, hostID)
 		if err != nil {
 			return err
@@ -233,7 +243,7 @@ func (s *Server) desired(ctx context.Context, hostID string) (*agentapi.SyncResp
 			d := agentapi.DesiredVM{ID: v.ID, Generation: v.Generation, Power: v.Power, Name: v.Name, Hostname: v.Hostname,
 				VCPU: v.VCPU, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB, Image: *im, SSHKeys: v.SSHKeys, UserData: v.UserData,
 				Snapshots: []string{}, StopTimeoutSeconds: v.StopTimeout, RebootAt: v.RebootAt, ForceOffAt: v.ForceOffAt,
-				RevertAt: v.RevertAt, RevertTo: v.RevertTo, NICs: nics[v.ID]}
+				RevertAt: v.RevertAt, RevertTo: v.RevertTo, NICs: nics[v.ID], Disks: vmDisks[v.ID]}
 			for _, sn := range snaps {
 				if sn.State != store.SnapshotDeleting && sn.State != store.SnapshotError {
 					d.Snapshots = append(d.Snapshots, sn.Name)

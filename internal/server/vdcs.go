@@ -334,13 +334,17 @@ func (s *Server) runVDCDelete(ctx context.Context, op *store.Operation, progress
 		if err != nil {
 			return err
 		}
-		if n+len(nets)+ips > 0 {
-			what = fmt.Sprintf("%d VMs, %d networks and %d public IPs", n, len(nets), ips)
+		disks, _, err := tx.ListDisks(ctx, store.DiskFilter{VDCID: v.ID}, store.Page{Limit: store.MaxLimit})
+		if err != nil {
+			return err
+		}
+		if n+len(nets)+ips+len(disks) > 0 {
+			what = fmt.Sprintf("%d VMs, %d networks, %d public IPs and %d disks", n, len(nets), ips, len(disks))
 			v.State = store.VDCReady
 			if err := tx.UpdateVDC(ctx, v); err != nil {
 				return err
 			}
-			left = n + len(nets) + ips
+			left = n + len(nets) + ips + len(disks)
 			return s.auditAsSystem(ctx, tx, "vdc.delete", "vdc", v.ID, v.OrgID, "refused: "+what+" left")
 		}
 		if err := metering.VDCDeleted(ctx, tx, v); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,6 +186,7 @@ func (s *Server) vmRoutes() {
 			}
 			var v *store.VM
 			var nics []store.NIC
+			var disks []store.Disk
 			err = s.store.View(ctx, func(tx *store.Tx) error {
 				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
 				if err != nil {
@@ -193,7 +195,10 @@ func (s *Server) vmRoutes() {
 				if v, err = tx.GetVM(ctx, o.ID, in.VM); err != nil {
 					return notFoundOr(err, "VM", in.VM)
 				}
-				nics, err = tx.ListNICsByVM(ctx, v.ID)
+				if nics, err = tx.ListNICsByVM(ctx, v.ID); err != nil {
+					return err
+				}
+				disks, err = tx.VMDisks(ctx, v.ID)
 				return err
 			})
 			if err != nil {
@@ -201,6 +206,7 @@ func (s *Server) vmRoutes() {
 			}
 			out := vmOf(v)
 			out.NICs = nicsOf(nics)
+			out.Disks = vmDisksOf(disks)
 			return &bodyOut[api.VM]{ETag: etag(v.Version), Body: out}, nil
 		})
 
@@ -312,6 +318,10 @@ func (s *Server) vmRoutes() {
 				// Its public addresses go back to the organisation, and the
 				// other hosts of its networks forget its lease.
 				if _, err := tx.DetachVMPublicIPs(ctx, v.ID); err != nil {
+					return "", err
+				}
+				// Its data disks stay, detached, on its host.
+				if _, err := tx.DetachVMDisks(ctx, v.ID); err != nil {
 					return "", err
 				}
 				peers, err := s.peerHosts(ctx, tx, v)
@@ -490,7 +500,7 @@ func (s *Server) resize(ctx context.Context, tx *store.Tx, v *store.VM, name str
 	if err != nil {
 		return "", err
 	}
-	used, err := tx.VDCUsage(ctx, vdc.ID)
+	used, err := s.vdcUsage(ctx, tx, vdc.ID)
 	if err != nil {
 		return "", err
 	}
@@ -558,11 +568,8 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 	if err := validateLabels(b.Labels); err != nil {
 		return nil, err
 	}
-	for i, k := range b.SSHKeys {
-		if err := validateSSHKey(k); err != nil {
-			e := api.Errorf(http.StatusUnprocessableEntity, api.CodeValidation, "ssh_keys[%d]: %v", i, err)
-			return nil, e
-		}
+	if err := validateSSHKeyEntries(b.SSHKeys); err != nil {
+		return nil, err
 	}
 	power := store.PowerRunning
 	if b.PowerOn != nil && !*b.PowerOn {
@@ -587,6 +594,10 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 		if err != nil {
 			return err
 		}
+		sshKeys, err := resolveSSHKeys(ctx, tx, o, b.SSHKeys)
+		if err != nil {
+			return err
+		}
 		size, err := tx.GetSize(ctx, b.Size)
 		if errors.Is(err, store.ErrNotFound) || err == nil && size.Deprecated {
 			return fieldError("body.size", b.Size, "size %q is not offered (GET /api/v1/sizes lists them)", b.Size)
@@ -607,7 +618,14 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			}
 			return vdcResidencyError(o, z)
 		}
-		used, err := tx.VDCUsage(ctx, vdc.ID)
+		used, err := s.vdcUsage(ctx, tx, vdc.ID)
+		if err != nil {
+			return err
+		}
+		if len(b.Disks) > 0 && count > 1 {
+			return fieldError("body.disks", "", "a disk attaches to one VM: create VMs with disks one at a time (count 1)")
+		}
+		disks, diskHost, err := disksForCreate(ctx, tx, o, vdc, b.Disks)
 		if err != nil {
 			return err
 		}
@@ -634,7 +652,7 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 		if len(pol.Jurisdictions) == 0 || len(pol.Regions) == 0 {
 			req.Residency = scheduler.Residency{Jurisdictions: pol.Jurisdictions, Regions: pol.Regions}
 		}
-		decisions, err := s.place(ctx, tx, o.ID, req, count)
+		decisions, err := s.place(ctx, tx, o.ID, req, count, diskHost)
 		if err != nil {
 			return err
 		}
@@ -645,7 +663,7 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			}
 			v := &store.VM{Meta: store.Meta{Labels: b.Labels}, OrgID: o.ID, VDCID: vdc.ID, Name: names[i], Hostname: hostname,
 				ImageID: im.ID, SizeID: size.ID, VCPU: size.VCPU, MemoryMiB: size.MemoryMiB, DiskGiB: disk, HostID: d.HostID,
-				AntiAffinity: b.AntiAffinityGroup, SSHKeys: b.SSHKeys, UserData: b.UserData, Power: power,
+				AntiAffinity: b.AntiAffinityGroup, SSHKeys: sshKeys, UserData: b.UserData, Power: power,
 				StopTimeout: defaultStopTimeout, State: api.VMCreating}
 			if err := tx.CreateVM(ctx, v); err != nil {
 				return conflictOr(err, api.CodeAlreadyExists, "organisation %q already has a VM named %q", o.Name, v.Name)
@@ -656,6 +674,14 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			nics, err := s.attachNICs(ctx, tx, v, b.Networks, b.PublicIP)
 			if err != nil {
 				return err
+			}
+			for _, k := range disks {
+				if err := tx.AttachDisk(ctx, k, v); err != nil {
+					return conflictOr(err, api.CodeDiskAttached, "disk %q changed while attaching it: try again", k.Name)
+				}
+				if err := s.audit(ctx, tx, "disk.attach", "disk", k.ID, o.ID, fmt.Sprintf("%s to new VM %s on host %s", k.Name, v.Name, v.HostID)); err != nil {
+					return err
+				}
 			}
 			peers, err := s.peerHosts(ctx, tx, v)
 			if err != nil {
@@ -676,6 +702,9 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 			}
 			created := vmOf(v)
 			created.NICs = nics
+			for _, k := range disks {
+				created.Disks = append(created.Disks, api.VMDisk{ID: k.ID, Name: k.Name, SizeGiB: k.SizeGiB})
+			}
 			out.VMs = append(out.VMs, created)
 			out.Operations = append(out.Operations, operation.ToAPI(op))
 			hosts[d.HostID] = true
@@ -693,11 +722,23 @@ func (s *Server) createVMs(ctx context.Context, in *vmCreateIn) (*vmCreatedOut, 
 }
 
 // place runs the scheduler over the hosts of the request's zones as the
-// transaction sees them.
-func (s *Server) place(ctx context.Context, tx *store.Tx, orgID string, req scheduler.Request, count int) ([]scheduler.Decision, error) {
+// transaction sees them; only over host onlyHost when it is set (the host
+// holding the VM's data disks).
+func (s *Server) place(ctx context.Context, tx *store.Tx, orgID string, req scheduler.Request, count int, onlyHost string) ([]scheduler.Decision, error) {
 	rows, err := tx.PlacementHosts(ctx, req.Zones)
 	if err != nil {
 		return nil, err
+	}
+	if onlyHost != "" {
+		rows = slices.DeleteFunc(rows, func(h store.PlacementHost) bool { return h.ID != onlyHost })
+	}
+	// Data disks take room on their hosts too.
+	data, err := tx.DataDiskGiBByHost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		rows[i].Used.DiskGiB += data[rows[i].ID]
 	}
 	hosts := make([]scheduler.Host, len(rows))
 	for i, h := range rows {

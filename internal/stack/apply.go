@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,11 @@ func MakePlan(ctx context.Context, c *client.Client, org string, s *Stack) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Stack: s.Name, VDC: st.VDC, Changes: Diff(s, st)}
+	resolved, err := resolveKeys(ctx, c, org, s)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Stack: s.Name, VDC: st.VDC, Changes: Diff(resolved, st)}
 	if p.Changes == nil {
 		p.Changes = []Change{}
 	}
@@ -160,6 +165,33 @@ func MakePlan(ctx context.Context, c *client.Client, org string, s *Stack) (*Pla
 		p.Cost, p.CostNow, p.CostError = nil, nil, err.Error()
 	}
 	return p, nil
+}
+
+// resolveKeys returns s with the SSH keys its VMs name (a registered key's
+// name or ID, one word) replaced by the keys themselves, as a VM shows them,
+// so that naming a key is not a change on every plan.
+func resolveKeys(ctx context.Context, c *client.Client, org string, s *Stack) (*Stack, error) {
+	out := *s
+	out.VMs = slices.Clone(s.VMs)
+	known := map[string]string{}
+	for i, v := range out.VMs {
+		keys := slices.Clone(v.SSHKeys)
+		for j, k := range keys {
+			if strings.ContainsAny(strings.TrimSpace(k), " \t") {
+				continue
+			}
+			if _, ok := known[k]; !ok {
+				key, err := c.GetSSHKey(ctx, org, k)
+				if err != nil {
+					return nil, fmt.Errorf("vm %s: ssh key %q: %w", v.Name, k, err)
+				}
+				known[k] = key.PublicKey
+			}
+			keys[j] = known[k]
+		}
+		out.VMs[i].SSHKeys = keys
+	}
+	return &out, nil
 }
 
 // quoter sums quotes, asking once per size.

@@ -140,7 +140,7 @@ func (p *siroccoProvider) Configure(ctx context.Context, req provider.ConfigureR
 
 func (p *siroccoProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{newVDCResource, newVMResource, newTokenResource,
-		newNetworkResource, newPublicIPResource, newFirewallRuleResource}
+		newNetworkResource, newPublicIPResource, newFirewallRuleResource, newSSHKeyResource, newDiskResource}
 }
 
 func (p *siroccoProvider) DataSources(context.Context) []func() datasource.DataSource {

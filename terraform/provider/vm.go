@@ -87,8 +87,10 @@ func (r *vmResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *r
 			},
 			"ssh_keys": schema.ListAttribute{
 				ElementType: types.StringType, Optional: true,
-				Description:   "OpenSSH public keys for the default user.",
-				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+				Description: "Keys for the default user: OpenSSH public keys, or names of sirocco_ssh_key keys. A change replaces " +
+					"the VM, unless it names the same keys another way (a key by its name, say).",
+				// ModifyPlan (sshkey.go) decides the replacement: it needs
+				// the configured client to look names up.
 			},
 			"user_data": schema.StringAttribute{
 				Optional: true, Sensitive: true,
