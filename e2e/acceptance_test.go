@@ -104,6 +104,13 @@ func TestAcceptance(t *testing.T) {
 		c.ok("tenant-password-1\n", args...)
 		c.ok("", "verify-email", lastMailToken(t, d), "--server", d.url, "--fingerprint", fp)
 		c.ok("tenant-password-1\n", "login", d.url, "--email", email, "--password-stdin", "--fingerprint", fp, "--name", org)
+		// Sign-up made a default VDC in the first allowed zone; this
+		// story makes its own.
+		var vdcs struct{ Items []api.VDC }
+		if err := json.Unmarshal([]byte(c.ok("", "vdc", "list", "-o", "json")), &vdcs); err != nil || len(vdcs.Items) != 1 || vdcs.Items[0].Name != "default" {
+			t.Fatalf("VDCs after sign-up: %v %+v", err, vdcs.Items)
+		}
+		c.ok("", "vdc", "delete", "default", "--wait")
 	}
 	signup("dev@acme.test", "acme")
 	c.ok("", "vdc", "create", "prod", "--zone", "au-syd-1a")

@@ -276,7 +276,6 @@ func TestNetworkAcceptance(t *testing.T) {
 		c.ok("tenant-password-1\n", "signup", "--server", url, "--fingerprint", fp, "--email", email, "--org-name", org, "--password-stdin")
 		c.ok("", "verify-email", lastMailToken(t, d), "--server", url, "--fingerprint", fp)
 		c.ok("tenant-password-1\n", "login", url, "--email", email, "--password-stdin", "--fingerprint", fp)
-		c.ok("", "vdc", "create", "main", "--zone", "au-syd-1a")
 		c.ok("", "network", "create", "lan", "--cidr", "10.0.0.0/24")
 		return c
 	}

@@ -83,15 +83,14 @@ func startNetPlane(t *testing.T, l *lab, hosts ...string) *netPlane {
 	return p
 }
 
-// tenant signs up a verified organisation with one VDC and a network lan
-// 10.0.0.0/24, and returns its CLI.
+// tenant signs up a verified organisation (which comes with its default
+// VDC) with a network lan 10.0.0.0/24, and returns its CLI.
 func (p *netPlane) tenant(t *testing.T, email, org string) *nsCLI {
 	t.Helper()
 	c := &nsCLI{l: p.l, config: t.TempDir()}
 	c.ok("tenant-password-1\n", "signup", "--server", p.url, "--fingerprint", p.fp, "--email", email, "--org-name", org, "--password-stdin")
 	c.ok("", "verify-email", lastMailToken(t, p.d), "--server", p.url, "--fingerprint", p.fp)
 	c.ok("tenant-password-1\n", "login", p.url, "--email", email, "--password-stdin", "--fingerprint", p.fp)
-	c.ok("", "vdc", "create", "main", "--zone", "au-syd-1a")
 	c.ok("", "network", "create", "lan", "--cidr", "10.0.0.0/24")
 	return c
 }

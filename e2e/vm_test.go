@@ -54,7 +54,6 @@ func TestVMAcceptance(t *testing.T) {
 	c.ok("tenant-password-1\n", "signup", "--server", d.url, "--fingerprint", fp, "--email", "dev@acme.test", "--org-name", "acme", "--password-stdin")
 	c.ok("", "verify-email", lastMailToken(t, d), "--server", d.url, "--fingerprint", fp)
 	c.ok("tenant-password-1\n", "login", d.url, "--email", "dev@acme.test", "--password-stdin", "--fingerprint", fp, "--name", "acme")
-	c.ok("", "vdc", "create", "main", "--zone", "au-syd-1a")
 
 	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8cKh7C1qSTaKxYz3X0f2b2d6W7V1pB6hF1Kx3nq9E dev@acme"
 	created := c.run("", "vm", "create", "web1", "--image", "sirocco-testguest", "--size", "s1.small", "--ssh-key", key)

@@ -285,9 +285,14 @@ func TestSignupVerifyAndTenantLogin(t *testing.T) {
 	if me.Token == nil || me.Token.Role != api.RoleOrgAdmin || me.Provider != "" {
 		t.Fatalf("me %+v", me)
 	}
-	ok(t, "vdc", "create", "web", "--zone", "au-syd-1a")
+	// Sign-up gave the organisation a pay-as-you-go VDC in an allowed zone.
 	vdcs := decode[api.List[api.VDC]](t, ok(t, "vdc", "list", "-o", "json"))
-	if len(vdcs.Items) != 1 || vdcs.Items[0].Name != "web" {
+	if len(vdcs.Items) != 1 || vdcs.Items[0].Name != "default" || vdcs.Items[0].Zone != "au-syd-1a" || vdcs.Items[0].AllocationModel != api.AllocationPAYG {
+		t.Fatalf("vdcs after sign-up %+v", vdcs)
+	}
+	ok(t, "vdc", "create", "web", "--zone", "au-syd-1a")
+	vdcs = decode[api.List[api.VDC]](t, ok(t, "vdc", "list", "-o", "json"))
+	if len(vdcs.Items) != 2 {
 		t.Fatalf("vdcs %+v", vdcs)
 	}
 	members := decode[api.List[api.RoleBinding]](t, ok(t, "org", "member", "list", "-o", "json"))

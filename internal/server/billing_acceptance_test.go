@@ -69,7 +69,7 @@ func TestBillingAcceptance(t *testing.T) {
 		// Sign up and verify: the trial credit arrives with the verification.
 		e.do("POST", "/api/v1/signup", "", api.Signup{Email: "dev@kiwi.test", Password: "a long enough secret", OrgName: "kiwi"}).
 			must(t, http.StatusCreated)
-		e.do("POST", "/api/v1/verify-email", "", api.TokenRequest{Token: mailToken(t, e, "dev@kiwi.test", "/verify-email")}).
+		e.do("POST", "/api/v1/verify-email", "", api.TokenRequest{Token: mailToken(t, e, "dev@kiwi.test", "/console/verify-email")}).
 			must(t, http.StatusOK)
 		var u *store.User
 		var org *store.Org
@@ -95,7 +95,7 @@ func TestBillingAcceptance(t *testing.T) {
 			t.Fatalf("after sign-up: %+v", b)
 		}
 
-		e.do("POST", "/api/v1/orgs/kiwi/vdcs", tenant, api.VDCCreate{Name: "main", Zone: "au-syd-1a"}).must(t, http.StatusCreated)
+		// Sign-up made the VDC "default" in au-syd-1a: the VM goes there.
 		var created api.VMCreated
 		e.do("POST", "/api/v1/orgs/kiwi/vms", tenant, api.VMCreate{Name: "web", Image: "tiny", Size: "s1.small"}).
 			must(t, http.StatusAccepted).decode(t, &created)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/internal/auth"
+	"github.com/sirocco-cloud/sirocco/internal/metering"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
@@ -240,6 +241,9 @@ func (s *Server) signup(ctx context.Context, in *api.Signup) (*api.SignupResult,
 		if err := tx.PutRoleBinding(ctx, &store.RoleBinding{UserID: u.ID, OrgID: o.ID, Role: api.RoleOrgAdmin}); err != nil {
 			return err
 		}
+		if err := s.defaultVDC(ctx, tx, u, o); err != nil {
+			return err
+		}
 		// The trial credit comes when the address is verified (grantTrial),
 		// once per address, so a throwaway address earns nothing.
 		if token, err = s.issueMailToken(ctx, tx, u.ID, store.MailVerify, verifyTTL); err != nil {
@@ -253,6 +257,33 @@ func (s *Server) signup(ctx context.Context, in *api.Signup) (*api.SignupResult,
 	// The sign-up stands even if this mail fails: POST /verify-email/resend sends another.
 	s.sendMail(ctx, s.verifyMail(prov, u, token))
 	return &api.SignupResult{User: userOf(u), Organisation: orgOf(o)}, nil
+}
+
+// defaultVDC gives a new organisation a pay-as-you-go VDC named "default"
+// in the first zone its residency policy allows, so that a new user can
+// launch a VM at once. With no such zone there is none; the user makes one
+// when the provider has added a zone.
+func (s *Server) defaultVDC(ctx context.Context, tx *store.Tx, u *store.User, o *store.Org) error {
+	zones, _, err := tx.ListZones(ctx, "", store.Page{Limit: store.MaxLimit})
+	if err != nil {
+		return err
+	}
+	allowed := api.Residency{Jurisdictions: o.Residency.Jurisdictions, Regions: o.Residency.Regions}
+	for _, z := range zones {
+		if !allowed.Allows(z.RegionID, z.Jurisdiction) {
+			continue
+		}
+		v := &store.VDC{OrgID: o.ID, Name: "default", Description: "Made at sign-up", ZoneID: z.ID, RegionID: z.RegionID,
+			Jurisdiction: z.Jurisdiction, AllocationModel: api.AllocationPAYG, Quotas: vdcQuotas(api.DefaultQuotas)}
+		if err := tx.CreateVDC(ctx, v); err != nil {
+			return err
+		}
+		if err := metering.VDCCreated(ctx, tx, v); err != nil {
+			return err
+		}
+		return s.auditAs(ctx, tx, u, "vdc.create", "vdc", v.ID, o.ID, fmt.Sprintf("%s in zone %s (payg), at sign-up", v.Name, z.ID))
+	}
+	return nil
 }
 
 func signupDisabled(p *store.Provider) error {
