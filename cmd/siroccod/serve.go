@@ -19,6 +19,7 @@ import (
 
 	"github.com/sirocco-cloud/sirocco/internal/agent"
 	"github.com/sirocco-cloud/sirocco/internal/certs"
+	"github.com/sirocco-cloud/sirocco/internal/console"
 	"github.com/sirocco-cloud/sirocco/internal/image"
 	"github.com/sirocco-cloud/sirocco/internal/loop"
 	"github.com/sirocco-cloud/sirocco/internal/mail"
@@ -87,7 +88,10 @@ func serve(ctx context.Context, c *serveConfig) error {
 		log.Info("created the first provider admin", "email", c.AdminEmail, "password_file", pwFile)
 	}
 
-	var mailer server.Mailer = mail.NewLogSender(log.With("component", "mail"))
+	logMail := mail.NewLogSender(log.With("component", "mail"))
+	var mailer server.Mailer = logMail
+	// Without SMTP the console shows users the mails they were sent.
+	var mailbox console.Mailbox = logMail
 	if c.SMTPAddr != "" {
 		from := c.SMTPFrom
 		if from == "" {
@@ -148,8 +152,16 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}, billingLoops(st, mailer, log)...)...,
 	)
 
+	if c.SMTPAddr != "" {
+		mailbox = nil
+	}
+	handler, err := console.Mount(srv.Handler(), console.Config{SecureCookies: !c.InsecureHTTP, Mailbox: mailbox,
+		Log: log.With("component", "console")})
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -222,7 +234,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 
 func printBanner(c *serveConfig, fingerprint, pwFile string) {
 	url := c.publicURL()
-	fmt.Fprintf(os.Stdout, "\nSirocco is running.\n  API:      %s/api/v1  (reference: %s/api/v1/docs)\n", url, url)
+	fmt.Fprintf(os.Stdout, "\nSirocco is running.\n  Console:  %s/console/\n  API:      %s/api/v1  (reference: %s/api/v1/docs)\n", url, url, url)
 	if fingerprint != "" {
 		fmt.Fprintf(os.Stdout, "  TLS:      self-signed unless --tls-cert; fingerprint %s\n", fingerprint)
 	}

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	netmail "net/mail"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // Message is one plain-text e-mail to a single recipient.
@@ -48,8 +50,13 @@ func (m Message) Validate() error {
 // LogSender writes each message to a logger instead of delivering it. It is
 // what make run uses, so a developer can follow sign-up links from the log.
 type LogSender struct {
-	log *slog.Logger
+	log  *slog.Logger
+	mu   sync.Mutex
+	kept []Message // the newest last, at most keepMails
 }
+
+// keepMails bounds how many logged mails a LogSender keeps for Mails.
+const keepMails = 200
 
 var _ Sender = (*LogSender)(nil)
 
@@ -68,5 +75,25 @@ func (s *LogSender) Send(ctx context.Context, m Message) error {
 	}
 	s.log.InfoContext(ctx, "outgoing mail logged, not delivered",
 		"to", m.To, "subject", m.Subject, "body", m.Body)
+	s.mu.Lock()
+	s.kept = append(s.kept, m)
+	if len(s.kept) > keepMails {
+		s.kept = slices.Delete(s.kept, 0, len(s.kept)-keepMails)
+	}
+	s.mu.Unlock()
 	return nil
+}
+
+// Mails returns the mails sent to address, newest first: on a cloud
+// without SMTP the console shows a user the mails meant for them.
+func (s *LogSender) Mails(address string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range slices.Backward(s.kept) {
+		if strings.EqualFold(m.To, address) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

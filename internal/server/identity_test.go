@@ -109,7 +109,7 @@ func TestSignupVerifyLogin(t *testing.T) {
 			len(o.Residency.Jurisdictions) != 1 || len(o.Residency.Regions) != 1 {
 			t.Errorf("organisation %+v", o)
 		}
-		token := mailToken(t, e, "ann@example.com", "/verify-email")
+		token := mailToken(t, e, "ann@example.com", "/console/verify-email")
 
 		// Logging in works before verifying; the cookie is a proper session cookie.
 		b := newCookieClient(e)
@@ -230,13 +230,13 @@ func TestPasswordReset(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		const oldPW, newPW = "the first password", "the second password"
 		e.do("POST", "/api/v1/signup", "", api.Signup{Email: "ann@example.com", Password: oldPW, OrgName: "ann-co"}).must(t, http.StatusCreated)
-		mailToken(t, e, "ann@example.com", "/verify-email") // not followed
+		mailToken(t, e, "ann@example.com", "/console/verify-email") // not followed
 		b := newCookieClient(e)
 		b.login(t, "ann@example.com", oldPW)
 
 		e.do("POST", "/api/v1/password-reset", "", api.PasswordResetRequest{Email: "nobody@example.com"}).must(t, http.StatusAccepted)
 		e.do("POST", "/api/v1/password-reset", "", api.PasswordResetRequest{Email: "Ann@Example.com"}).must(t, http.StatusAccepted)
-		token := mailToken(t, e, "ann@example.com", "/reset-password")
+		token := mailToken(t, e, "ann@example.com", "/console/reset-password")
 		// A second request within a minute answers alike but sends nothing more.
 		e.do("POST", "/api/v1/password-reset", "", api.PasswordResetRequest{Email: "ann@example.com"}).must(t, http.StatusAccepted)
 
@@ -277,7 +277,7 @@ func TestResendVerification(t *testing.T) {
 		const pw = "a long enough secret"
 		var res api.SignupResult
 		e.do("POST", "/api/v1/signup", "", api.Signup{Email: "ann@example.com", Password: pw, OrgName: "ann-co"}).must(t, http.StatusCreated).decode(t, &res)
-		first := mailToken(t, e, "ann@example.com", "/verify-email")
+		first := mailToken(t, e, "ann@example.com", "/console/verify-email")
 		b := newCookieClient(e)
 		b.login(t, "ann@example.com", pw)
 		wantCode(t, e.do("POST", "/api/v1/verify-email/resend", "", nil), http.StatusUnauthorized, api.CodeUnauthenticated)
@@ -292,7 +292,7 @@ func TestResendVerification(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.do("POST", "/api/v1/verify-email/resend", nil).must(t, http.StatusAccepted)
-		second := mailToken(t, e, "ann@example.com", "/verify-email")
+		second := mailToken(t, e, "ann@example.com", "/console/verify-email")
 		if second == first {
 			t.Fatal("the resent mail has the old token")
 		}
@@ -326,7 +326,7 @@ func TestInvitations(t *testing.T) {
 			if inv.Email != "new@example.com" || inv.State != "pending" || inv.Org != acme.ID || inv.Role != api.RoleOrgMember {
 				t.Errorf("invitation %+v", inv)
 			}
-			token := mailToken(t, e, "new@example.com", "/accept-invitation")
+			token := mailToken(t, e, "new@example.com", "/console/accept-invitation")
 			wantCode(t, invite(admin, "new@example.com", api.RoleOrgMember), http.StatusConflict, api.CodeAlreadyExists)
 			wantCode(t, e.do("POST", "/api/v1/invitations/accept", "", api.InvitationAccept{Token: token}), http.StatusUnprocessableEntity, api.CodeValidation)
 
@@ -347,7 +347,7 @@ func TestInvitations(t *testing.T) {
 		t.Run("existing user", func(t *testing.T) {
 			e.user("bob@example.com")
 			invite(admin, "bob@example.com", api.RoleOrgViewer).must(t, http.StatusCreated)
-			token := mailToken(t, e, "bob@example.com", "/accept-invitation")
+			token := mailToken(t, e, "bob@example.com", "/console/accept-invitation")
 			accept := api.InvitationAccept{Token: token}
 			wantCode(t, e.do("POST", "/api/v1/invitations/accept", "", accept), http.StatusUnauthorized, api.CodeUnauthenticated)
 			wantCode(t, e.do("POST", "/api/v1/invitations/accept", member, accept), http.StatusForbidden, api.CodeForbidden)
@@ -368,7 +368,7 @@ func TestInvitations(t *testing.T) {
 		t.Run("revoked", func(t *testing.T) {
 			var inv api.Invitation
 			invite(admin, "carol@example.com", api.RoleOrgMember).must(t, http.StatusCreated).decode(t, &inv)
-			token := mailToken(t, e, "carol@example.com", "/accept-invitation")
+			token := mailToken(t, e, "carol@example.com", "/console/accept-invitation")
 			wantCode(t, e.do("DELETE", "/api/v1/orgs/other/invitations/"+inv.ID, otherAdmin, nil), http.StatusNotFound, api.CodeNotFound)
 			wantCode(t, e.do("DELETE", "/api/v1/orgs/acme/invitations/"+inv.ID, member, nil), http.StatusForbidden, api.CodeForbidden)
 			e.do("DELETE", "/api/v1/orgs/acme/invitations/"+inv.ID, admin, nil).must(t, http.StatusNoContent)

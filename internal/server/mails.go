@@ -16,9 +16,9 @@ import (
 
 // Console pages the links in mails open.
 const (
-	verifyPage = "/verify-email"
-	resetPage  = "/reset-password"
-	invitePage = "/accept-invitation"
+	verifyPage = "/console/verify-email"
+	resetPage  = "/console/reset-password"
+	invitePage = "/console/accept-invitation"
 )
 
 // mailLink is the console URL of page carrying token.

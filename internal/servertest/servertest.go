@@ -10,6 +10,7 @@ import (
 	"io"
 	stdlog "log"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -43,6 +44,13 @@ type Env struct {
 // Everything stops when the test ends.
 func New(t testing.TB, tls bool) *Env {
 	t.Helper()
+	return NewWrapped(t, tls, nil)
+}
+
+// NewWrapped starts a server whose API handler is served through wrap (the
+// console mounts itself beside the API this way); nil serves the API alone.
+func NewWrapped(t testing.TB, tls bool, wrap func(api http.Handler) (http.Handler, error)) *Env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "sirocco.db"), store.Options{})
 	if err != nil {
@@ -61,7 +69,13 @@ func New(t testing.TB, tls bool) *Env {
 		st, sender, ops, log, prometheus.NewRegistry())
 	done := make(chan struct{})
 	go func() { ops.Run(ctx); close(done) }()
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	var h http.Handler = srv.Handler()
+	if wrap != nil {
+		if h, err = wrap(h); err != nil {
+			t.Fatalf("wrap the API: %v", err)
+		}
+	}
+	hs := httptest.NewUnstartedServer(h)
 	if tls {
 		// Refused handshakes are what pinning tests are about, not noise.
 		hs.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
