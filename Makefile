@@ -9,7 +9,7 @@ DATA_DIR ?= $(HOME)/.local/share/sirocco
 PKG ?= ./...
 
 # Debian packages siroccod and the tests need.
-DEB_PACKAGES := postgresql ca-certificates qemu-system-x86 qemu-utils fonts-dejavu-core fonts-droid-fallback poppler-utils busybox iproute2 nftables curl jq sqlite3 openssl iperf3 iputils-ping openssh-client
+DEB_PACKAGES := postgresql ca-certificates qemu-system-x86 qemu-utils fonts-dejavu-core fonts-droid-fallback poppler-utils busybox iproute2 nftables curl jq sqlite3 openssl iperf3 iputils-ping openssh-client chromium
 
 .PHONY: deps build run test bench clean
 
