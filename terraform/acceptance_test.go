@@ -173,13 +173,22 @@ func TestTerraformAcceptance(t *testing.T) {
 		t.Fatalf("firewall rules after apply: %+v", rules.Items)
 	}
 
+	disk, err := tenant.GetDisk(ctx, org, "web1-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disk.SizeGiB != 2 || disk.VM != "" || disk.VDC != vdc.Name {
+		t.Fatalf("data disk after apply: %+v", disk)
+	}
+
 	// A second plan shows nothing to do.
 	run.noChanges()
 
 	// Stopping, resizing, relabelling and detaching the public IP apply in place.
+	// The data disk grows and attaches to the stopped VM.
 	vars := []string{"-var", "power_state=stopped", "-var", "size=s1.medium", "-var", "environment=staging",
-		"-var", "attach_public_ip=false"}
-	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 3 to change, 0 to destroy") {
+		"-var", "attach_public_ip=false", "-var", "data_disk_gib=3"}
+	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 4 to change, 0 to destroy") {
 		t.Fatalf("plan of the in-place change:\n%s", plan)
 	}
 	run.ok(append([]string{"apply", "-auto-approve"}, vars...)...)
@@ -193,6 +202,9 @@ func TestTerraformAcceptance(t *testing.T) {
 	}
 	if vdc, err := tenant.GetVDC(ctx, org, "tf-example"); err != nil || vdc.Labels["env"] != "staging" {
 		t.Fatalf("VDC after the label change: %v %+v", err, vdc)
+	}
+	if d, err := tenant.GetDisk(ctx, org, disk.ID); err != nil || d.SizeGiB != 3 || d.VM != vm.ID {
+		t.Fatalf("data disk after the in-place change: %v %+v", err, d)
 	}
 	detached, err := tenant.GetPublicIP(ctx, org, pip.ID)
 	if err != nil {
@@ -210,13 +222,14 @@ func TestTerraformAcceptance(t *testing.T) {
 	// back with nothing to replace. The VM's user-data cannot be read back,
 	// so the next apply records it.
 	run.ok("state", "rm", "sirocco_vm.web", "sirocco_vdc.main", "sirocco_network.main", "sirocco_public_ip.web",
-		"sirocco_firewall_rule.http", "sirocco_ssh_key.deploy")
+		"sirocco_firewall_rule.http", "sirocco_ssh_key.deploy", "sirocco_disk.data")
 	run.ok(append([]string{"import"}, append(vars, "sirocco_ssh_key.deploy", key.ID)...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vdc.main", org+"/tf-example")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_network.main", org+"/tf-net")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_vm.web", org+"/web1")...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_public_ip.web", org+"/"+pip.Address)...)...)
 	run.ok(append([]string{"import"}, append(vars, "sirocco_firewall_rule.http", org+"/web1/"+rules.Items[0].ID)...)...)
+	run.ok(append([]string{"import"}, append(vars, "sirocco_disk.data", org+"/web1-data")...)...)
 	if plan := run.ok(append([]string{"plan"}, vars...)...); !strings.Contains(plan, "0 to add, 1 to change, 0 to destroy") ||
 		!strings.Contains(plan, "user_data") {
 		t.Fatalf("plan after import:\n%s", plan)
@@ -240,6 +253,16 @@ func TestTerraformAcceptance(t *testing.T) {
 	}
 	if _, err := tenant.GetSSHKey(ctx, org, "tf-example-key"); !isNotFound(err) {
 		t.Fatalf("SSH key after destroy: %v", err)
+	}
+	// The host removes the disk's file, then the disk is gone.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		d, err := tenant.GetDisk(ctx, org, disk.ID)
+		if isNotFound(err) {
+			break
+		}
+		if err != nil || d.State != api.DiskDeleting || time.Now().After(deadline) {
+			t.Fatalf("data disk after destroy: %v %+v", err, d)
+		}
 	}
 	if ips, err := tenant.ListPublicIPs(ctx, org, client.PublicIPListOptions{}); err != nil || len(ips.Items) != 0 {
 		t.Fatalf("public IPs after destroy: %v %+v", err, ips)

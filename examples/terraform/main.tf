@@ -57,6 +57,12 @@ variable "ssh_public_key" {
   default     = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz8cKh7C1qSTaKxYz3X0f2b2d6W7V1pB6hF1Kx3nq9E example@sirocco"
 }
 
+variable "data_disk_gib" {
+  description = "Size of the data disk in GiB; grows in place (never shrinks)."
+  type        = number
+  default     = 2
+}
+
 variable "environment" {
   description = "Value of the env label on the VDC and the VM; changes in place."
   type        = string
@@ -147,6 +153,16 @@ resource "sirocco_firewall_rule" "http" {
   port_from   = 8080
   cidr        = "0.0.0.0/0"
   description = "web server"
+}
+
+# A data disk. Disks attach while their VM is stopped, so this one is
+# attached when power_state is "stopped" and detached (keeping its data)
+# while the VM runs. The guest sees it as /dev/vdb.
+resource "sirocco_disk" "data" {
+  vdc      = sirocco_vdc.main.name
+  name     = "web1-data"
+  size_gib = var.data_disk_gib
+  vm_id    = var.power_state == "stopped" ? sirocco_vm.web.id : null
 }
 
 resource "sirocco_token" "ci" {
