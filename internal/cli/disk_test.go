@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/sirocco-cloud/sirocco/api"
@@ -72,4 +73,17 @@ func TestDiskCommands(t *testing.T) {
 	wantFail(t, n.run(t, "disk", "show", "data"), cli.ExitNotFound, "not_found")
 	wantIn(t, n.as(t, "events", "--types", "disk.create,disk.attach,disk.update,disk.detach,disk.delete").stdout,
 		"disk.create", "disk.attach", "disk.update", "disk.detach", "disk.delete")
+
+	// vm create --disk attaches a disk at creation.
+	n.as(t, "disk", "create", "pgdata", "--size", "5")
+	db := decode[api.VMCreated](t, n.as(t, "vm", "create", "db", "--image", "tiny", "--size", "s1.small", "--disk", "pgdata",
+		"--stopped", "--no-wait", "-o", "json"))
+	if d := decode[api.Disk](t, n.as(t, "disk", "show", "pgdata", "-o", "json")); d.State != api.DiskAttached || d.VM != db.VMs[0].ID {
+		t.Fatalf("disk after vm create --disk: %+v", d)
+	}
+	// (This cloud has no price plan: the price warning comes first.)
+	if r := n.run(t, "vm", "create", "db2", "--image", "tiny", "--size", "s1.small", "--disk", "nosuch", "--no-wait"); r.code == 0 ||
+		!strings.Contains(r.stderr, "error: ") || !strings.Contains(r.stderr, "nosuch") {
+		t.Fatalf("vm create --disk nosuch: exit %d\n%s", r.code, r.stderr)
+	}
 }

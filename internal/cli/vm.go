@@ -208,12 +208,14 @@ func (a *app) vmCreateCmd() *cobra.Command {
 			"in a VDC (--vdc may be left out when the organisation has exactly one). With --count N the VMs\n" +
 			"are named NAME-1 ... NAME-N; --anti-affinity puts each VM of a group on a different host.\n" +
 			"Each --network gives the VM a NIC on that network (without one, it joins the VDC's only network);\n" +
-			"--public-ip attaches a new public address to the first NIC.\n" +
+			"--public-ip attaches a new public address to the first NIC; each --disk attaches a data disk\n" +
+			"(see 'sirocco disk create'), which puts the VM on the disk's host.\n" +
 			"It waits until every VM runs (or, with --stopped, is ready), then prints them.",
 		Example: "  sirocco vm create web --image debian-12 --size s1.small --ssh-key ~/.ssh/id_ed25519.pub\n" +
 			"  sirocco vm create web --image debian-12 --size s1.small --ssh-key laptop   # registered with 'sirocco ssh-key add laptop'\n" +
 			"  sirocco vm create worker --image debian-12 --size s1.small --count 3 --anti-affinity workers --user-data cloud-init.yaml\n" +
-			"  sirocco vm create app --image debian-12 --size s1.small --network lan --network db=10.1.0.20 --public-ip",
+			"  sirocco vm create app --image debian-12 --size s1.small --network lan --network db=10.1.0.20 --public-ip\n" +
+			"  sirocco vm create db --image debian-12 --size s1.small --disk pgdata",
 		Args: args("NAME"),
 	}
 	noWait := addNoWaitFlag(create)
@@ -271,6 +273,7 @@ func (a *app) vmCreateCmd() *cobra.Command {
 	cf.BoolVar(&stopped, "stopped", false, "create the VM without powering it on")
 	cf.StringArrayVar(&networks, "network", nil, "network to join, NAME or NAME=IP for a fixed address, one NIC each in order (repeatable; default: the VDC's only network)")
 	cf.BoolVar(&in.PublicIP, "public-ip", false, "allocate a public address and attach it to the first NIC (charged until released)")
+	cf.StringArrayVar(&in.Disks, "disk", nil, "data disk to attach, by name or ID, in order (repeatable; only with one VM)")
 	cf.StringArrayVar(&createLabels, "label", nil, "label key=value (repeatable)")
 	return create
 }
