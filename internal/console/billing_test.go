@@ -31,7 +31,7 @@ func billUsage(t *testing.T, e *env, b *browser, org string) (time.Time, []time.
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
 	last := month.AddDate(0, 1, -1)
 	days := []time.Time{last.AddDate(0, 0, -2), last.AddDate(0, 0, -1), last}
-	vdc, err := billSDK(t, b).GetVDC(ctx, org, "default")
+	vdc, err := b.sdk().GetVDC(ctx, org, "default")
 	if err != nil {
 		t.Fatalf("the VDC made at sign-up: %v", err)
 	}
@@ -59,22 +59,6 @@ func billUsage(t *testing.T, e *env, b *browser, org string) (time.Time, []time.
 		t.Fatal(err)
 	}
 	return month, days
-}
-
-// billSDK is an SDK client with the browser's console session.
-func billSDK(t *testing.T, b *browser) *client.Client {
-	t.Helper()
-	for _, c := range b.hc.Jar.Cookies(mustURL(t, b.e.URL)) {
-		if c.Name == client.SessionCookie {
-			cl, err := client.New(b.e.URL, client.WithSession(c.Value))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
-		}
-	}
-	t.Fatal("the browser has no session")
-	return nil
 }
 
 // billAPIGet decodes a GET of the API with the browser's session cookie.

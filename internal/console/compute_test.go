@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/sirocco-cloud/sirocco/api"
-	"github.com/sirocco-cloud/sirocco/client"
 	"github.com/sirocco-cloud/sirocco/internal/store"
 )
 
@@ -34,27 +33,11 @@ func (e *env) computeCloud() {
 	}
 }
 
-// tenant signs a tenant up; sign-up gives it the VDC "default" in
-// au-syd-1a.
-func (e *env) tenant(email, orgName string) (*browser, string) {
-	e.t.Helper()
-	return e.signup(email, orgName)
-}
-
 // dropDefaultVDC deletes the VDC sign-up made, leaving the organisation with
 // none, as a tenant who deleted theirs.
 func (e *env) dropDefaultVDC(b *browser, org string) {
 	e.t.Helper()
-	var session string
-	for _, c := range b.hc.Jar.Cookies(mustURL(e.t, e.URL)) {
-		if c.Name == client.SessionCookie {
-			session = c.Value
-		}
-	}
-	cl, err := client.New(e.URL, client.WithSession(session))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	cl := b.sdk()
 	op, err := cl.DeleteVDC(e.t.Context(), org, "default")
 	if err != nil {
 		e.t.Fatalf("delete the default VDC: %v", err)
@@ -123,7 +106,7 @@ func TestLaunchWizardFirstVDC(t *testing.T) {
 func TestLaunchQuote(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	b, org := e.tenant("ann@example.com", "acme")
+	b, org := e.signup("ann@example.com", "acme")
 
 	// From the catalog's Launch link: the size is chosen and priced under
 	// the demo plan (1 vCPU × 0.02 + 1 GiB × 0.005 + 10 GiB × 0.0002).
@@ -165,7 +148,7 @@ func countVMs(t *testing.T, b *browser, org string) int {
 func TestLaunchBadNameKeepsValues(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	b, org := e.tenant("ann@example.com", "acme")
+	b, org := e.signup("ann@example.com", "acme")
 
 	f := launchForm("Web One!")
 	f.Set("user_data", "#cloud-config\nhostname: one\n")
@@ -186,7 +169,7 @@ func TestLaunchBadNameKeepsValues(t *testing.T) {
 func TestVMPages(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	b, org := e.tenant("ann@example.com", "acme")
+	b, org := e.signup("ann@example.com", "acme")
 
 	p := b.get("/console/o/" + org + "/vms")
 	mustContain(t, p, "You have no VM yet.", `href="/console/o/`+org+`/launch"`)
@@ -251,8 +234,8 @@ func TestVMPages(t *testing.T) {
 func TestVMIsolation(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	ann, acme := e.tenant("ann@example.com", "acme")
-	bob, beta := e.tenant("bob@example.com", "beta")
+	ann, acme := e.signup("ann@example.com", "acme")
+	bob, beta := e.signup("bob@example.com", "beta")
 	if p := ann.post("/console/o/"+acme+"/launch", launchForm("web1")); p.Status != http.StatusSeeOther {
 		t.Fatalf("launch: %d\n%s", p.Status, p.Body)
 	}
@@ -283,7 +266,7 @@ func TestVMIsolation(t *testing.T) {
 func TestViewerSeesNoButtons(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	ann, org := e.tenant("ann@example.com", "acme")
+	ann, org := e.signup("ann@example.com", "acme")
 	if p := ann.post("/console/o/"+org+"/launch", launchForm("web1")); p.Status != http.StatusSeeOther {
 		t.Fatalf("launch: %d\n%s", p.Status, p.Body)
 	}
@@ -326,7 +309,7 @@ func TestCatalog(t *testing.T) {
 func TestComputePagesRender(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	b, org := e.tenant("ann@example.com", "acme")
+	b, org := e.signup("ann@example.com", "acme")
 	if p := b.post("/console/o/"+org+"/launch", launchForm("web1")); p.Status != http.StatusSeeOther {
 		t.Fatalf("launch: %d\n%s", p.Status, p.Body)
 	}

@@ -12,7 +12,7 @@ import (
 func TestDashboard(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	b, org := e.tenant("ann@example.com", "acme")
+	b, org := e.signup("ann@example.com", "acme")
 
 	credits := apiGet[api.List[api.CreditGrant]](t, b, "/api/v1/orgs/"+org+"/credits")
 	if len(credits.Items) != 1 || credits.Items[0].ExpiresAt == nil {

@@ -17,7 +17,6 @@ var funcs = template.FuncMap{
 	"ago":      ago,
 	"mib":      func(m int64) string { return fmtMiB(m) },
 	"join":     strings.Join,
-	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
 	"state":    stateClass,
 	"add":      func(a, b int) int { return a + b },
 	"deref": func(p *time.Time) time.Time {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sirocco-cloud/sirocco/api"
+	"github.com/sirocco-cloud/sirocco/client"
 	"github.com/sirocco-cloud/sirocco/internal/console"
 	"github.com/sirocco-cloud/sirocco/internal/seed"
 	"github.com/sirocco-cloud/sirocco/internal/servertest"
@@ -84,6 +85,23 @@ func (b *browser) post(path string, form url.Values) page {
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("Origin", b.e.URL)
 	return b.do(req)
+}
+
+// sdk is an SDK client acting with the browser's console session, for
+// setting things up as the visitor.
+func (b *browser) sdk() *client.Client {
+	b.e.t.Helper()
+	for _, c := range b.hc.Jar.Cookies(mustURL(b.e.t, b.e.URL)) {
+		if c.Name == client.SessionCookie {
+			cl, err := client.New(b.e.URL, client.WithSession(c.Value))
+			if err != nil {
+				b.e.t.Fatal(err)
+			}
+			return cl
+		}
+	}
+	b.e.t.Fatal("the browser has no session")
+	return nil
 }
 
 // login logs the browser in as email with servertest.Password.

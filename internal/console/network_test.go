@@ -27,16 +27,7 @@ func (t *netTenant) path(p string) string { return "/console/o/" + t.org + "/" +
 func netSignup(t *testing.T, e *env, email, orgName string) *netTenant {
 	t.Helper()
 	b, org := e.signup(email, orgName)
-	var session string
-	for _, c := range b.hc.Jar.Cookies(mustURL(t, e.URL)) {
-		if c.Name == client.SessionCookie {
-			session = c.Value
-		}
-	}
-	cl, err := client.New(e.URL, client.WithSession(session))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := b.sdk()
 	vdc, err := cl.GetVDC(t.Context(), org, "default")
 	if err != nil {
 		t.Fatalf("the VDC made at sign-up: %v", err)

@@ -38,7 +38,7 @@ func provPages(org string) map[string][]string {
 func TestProviderPagesRender(t *testing.T) {
 	e := newEnv(t)
 	e.computeCloud()
-	ann, org := e.tenant("ann@example.com", "acme")
+	ann, org := e.signup("ann@example.com", "acme")
 	admin := e.providerAdmin()
 	// A finalized invoice of the tenant's, for the tenant page.
 	ctx := context.Background()
