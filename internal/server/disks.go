@@ -85,19 +85,7 @@ func (s *Server) diskRoutes() {
 
 	register(s, huma.Operation{OperationID: "get-disk", Method: http.MethodGet, Path: base + "/{disk}", Summary: "Get a data disk", Tags: tags},
 		func(ctx context.Context, in *diskPath) (*bodyOut[api.Disk], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var k *store.Disk
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				k, err = tx.GetDisk(ctx, o.ID, in.Disk)
-				return notFoundOr(err, "disk", in.Disk)
-			})
+			k, err := readInOrg(ctx, s, in.Org, "disk", in.Disk, (*store.Tx).GetDisk)
 			if err != nil {
 				return nil, err
 			}

@@ -69,19 +69,7 @@ func (s *Server) networkRoutes() {
 
 	register(s, huma.Operation{OperationID: "get-network", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/networks/{network}", Summary: "Get a network", Tags: tags},
 		func(ctx context.Context, in *networkPath) (*bodyOut[api.Network], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var n *store.Network
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				n, err = tx.GetNetwork(ctx, o.ID, in.Network)
-				return notFoundOr(err, "network", in.Network)
-			})
+			n, err := readInOrg(ctx, s, in.Org, "network", in.Network, (*store.Tx).GetNetwork)
 			if err != nil {
 				return nil, err
 			}

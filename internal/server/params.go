@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -89,6 +90,27 @@ func validateLabels(l api.Labels) error {
 }
 
 // notFoundOr maps ErrNotFound to a 404 for kind/id and passes other errors on.
+// readInOrg reads the object ref of organisation org with get, for a caller
+// who may read that organisation. A missing object, or one of another
+// organisation, answers as api.NotFound(kind, ref).
+func readInOrg[T any](ctx context.Context, s *Server, org, kind, ref string,
+	get func(*store.Tx, context.Context, string, string) (*T, error)) (*T, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *T
+	err = s.store.View(ctx, func(tx *store.Tx) error {
+		o, err := s.orgFor(ctx, tx, p, org, canRead)
+		if err != nil {
+			return err
+		}
+		out, err = get(tx, ctx, o.ID, ref)
+		return notFoundOr(err, kind, ref)
+	})
+	return out, err
+}
+
 func notFoundOr(err error, kind, id string) error {
 	if err != nil && errors.Is(err, store.ErrNotFound) {
 		return api.NotFound(kind, id)

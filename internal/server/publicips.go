@@ -228,19 +228,7 @@ func (s *Server) publicIPRoutes() {
 
 	register(s, huma.Operation{OperationID: "get-public-ip", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/public-ips/{ip}", Summary: "Get a public IP", Tags: tags},
 		func(ctx context.Context, in *publicIPPath) (*bodyOut[api.PublicIP], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var ip *store.PublicIP
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				ip, err = tx.GetPublicIP(ctx, o.ID, in.IP)
-				return notFoundOr(err, "public IP", in.IP)
-			})
+			ip, err := readInOrg(ctx, s, in.Org, "public IP", in.IP, (*store.Tx).GetPublicIP)
 			if err != nil {
 				return nil, err
 			}

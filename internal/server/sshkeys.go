@@ -66,19 +66,7 @@ func (s *Server) sshKeyRoutes() {
 
 	register(s, huma.Operation{OperationID: "get-ssh-key", Method: http.MethodGet, Path: base + "/{key}", Summary: "Get an SSH key", Tags: tags},
 		func(ctx context.Context, in *sshKeyPath) (*sshKeyOut, error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var k *store.SSHKey
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				k, err = tx.GetSSHKey(ctx, o.ID, in.Key)
-				return notFoundOr(err, "SSH key", in.Key)
-			})
+			k, err := readInOrg(ctx, s, in.Org, "SSH key", in.Key, (*store.Tx).GetSSHKey)
 			if err != nil {
 				return nil, err
 			}

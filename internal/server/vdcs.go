@@ -89,19 +89,7 @@ func (s *Server) vdcRoutes() {
 
 	register(s, huma.Operation{OperationID: "get-vdc", Method: http.MethodGet, Path: "/api/v1/orgs/{org}/vdcs/{vdc}", Summary: "Get a VDC", Tags: tags},
 		func(ctx context.Context, in *vdcPath) (*bodyOut[api.VDC], error) {
-			p, err := principal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var v *store.VDC
-			err = s.store.View(ctx, func(tx *store.Tx) error {
-				o, err := s.orgFor(ctx, tx, p, in.Org, canRead)
-				if err != nil {
-					return err
-				}
-				v, err = tx.GetVDC(ctx, o.ID, in.VDC)
-				return notFoundOr(err, "VDC", in.VDC)
-			})
+			v, err := readInOrg(ctx, s, in.Org, "VDC", in.VDC, (*store.Tx).GetVDC)
 			if err != nil {
 				return nil, err
 			}
