@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/sirocco-cloud/sirocco/api"
 	"github.com/sirocco-cloud/sirocco/client"
@@ -84,15 +83,21 @@ func (c *Console) login(v *visit) error {
 		}
 		return v.formError("login", data, err)
 	}
-	c.setSession(v.w, session, c.cfg.Now().Add(12*time.Hour))
+	c.setSession(v.w, session)
 	http.Redirect(v.w, v.r, safeNext(data.Next), http.StatusSeeOther)
 	return nil
 }
 
-// setSession sets the session cookie the API reads, for the browser.
-func (c *Console) setSession(w http.ResponseWriter, session string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{Name: client.SessionCookie, Value: session, Path: "/", Expires: expires,
-		HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
+// setSession sets the session cookie the API reads, for the browser; an
+// empty session clears it. The cookie lasts as long as the browser session:
+// the server decides when the session itself expires.
+func (c *Console) setSession(w http.ResponseWriter, session string) {
+	ck := &http.Cookie{Name: client.SessionCookie, Value: session, Path: "/",
+		HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
+	if session == "" {
+		ck.MaxAge = -1
+	}
+	http.SetCookie(w, ck)
 }
 
 func (c *Console) logout(v *visit) error {
@@ -101,7 +106,7 @@ func (c *Console) logout(v *visit) error {
 			return err
 		}
 	}
-	c.setSession(v.w, "", time.Unix(0, 0))
+	c.setSession(v.w, "")
 	return v.redirect("/console/login", "You are logged out.")
 }
 
@@ -124,7 +129,7 @@ func (c *Console) signup(v *visit) error {
 	if err != nil {
 		return err
 	}
-	c.setSession(v.w, session, c.cfg.Now().Add(12*time.Hour))
+	c.setSession(v.w, session)
 	return v.redirect("/console/", fmt.Sprintf("Welcome! We sent a link to %s: open it to confirm your address before you create resources.", in.Email))
 }
 
